@@ -1,0 +1,121 @@
+"""Keras -> TFLite: the deploy graph (static batch 1, clip as ``(T, H, W, 3)``) and conversion.
+
+A kvid model's Keras input is ``(B, T, H, W, 3)`` and its first layer folds time into the
+batch (:class:`kvid.ops.FoldTime`), which passes an already-folded 4-D input through. So the
+deploy graph is the same model re-instantiated from its config with the input changed to
+``(T, H, W, 3)`` - a static batch of T frames, i.e. one clip - and the same weights. Every
+shape is then static: no SHAPE/PACK ops, every tensor rank <= 4.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+
+import numpy as np
+
+from kvid import KvidError
+from kvid.keras import keras, tf
+from kvid.ops import quantize_scope
+
+MODES = ("int8", "float32", "float16", "dynamic")
+
+
+def clip_shape(model):
+    """(T, H, W, 3) of a kvid model's clip input."""
+    shape = model.inputs[0].shape
+    if shape.rank == 5:
+        return tuple(int(d) for d in shape[1:])
+    if shape.rank == 4 and shape[0] is not None:
+        return tuple(int(d) for d in shape)
+    raise KvidError(f"{model.name}: input {tuple(shape)} is not a clip (B, T, H, W, 3)")
+
+
+def deploy_model(model):
+    """The same model (same weights) taking one clip ``(T, H, W, 3)`` with a static batch."""
+    t, h, w, c = clip_shape(model)
+    with quantize_scope():
+        config = copy.deepcopy(model.get_config())
+        input_layers = [layer for layer in config["layers"] if layer["class_name"] == "InputLayer"]
+        if len(input_layers) != 1:
+            raise KvidError(f"{model.name}: expected one clip input, found {len(input_layers)}")
+        input_layers[0]["config"]["batch_input_shape"] = (t, h, w, c)
+        deployed = keras.Model.from_config(config)
+        copy_weights(model, deployed)
+    return deployed
+
+
+def copy_weights(source, target):
+    """Copy weights layer by layer (by layer name).
+
+    tfmot's QuantizeLayer re-creates its range variables twice when built from a config, so a
+    model-level ``set_weights`` does not line up; a variable is matched by its own name
+    within the layer instead (every duplicate gets the value).
+    """
+    for layer in target.layers:
+        src = source.get_layer(layer.name)
+        if len(src.weights) == len(layer.weights):
+            layer.set_weights(src.get_weights())
+            continue
+        values = {w.name.split("/")[-1]: w for w in src.weights}
+        for w in layer.weights:
+            w.assign(values[w.name.split("/")[-1]])
+
+
+def is_qat(model) -> bool:
+    return any(type(layer).__name__ in ("QuantizeWrapperV2", "QuantizeWrapper", "QuantizeLayer")
+               for layer in model.layers)
+
+
+def convert(model, mode="int8", *, representative=None, float_output=False) -> bytes:
+    """Convert a kvid Keras model to TFLite bytes.
+
+    mode "int8": a QAT model converts with its learned ranges; a float model needs
+    ``representative`` (an iterable of clips ``(T, H, W, 3)``) for post-training quantisation.
+    int8 input is the raw clip (scale 1, zero point -128 after QAT); output int8 unless
+    ``float_output``.
+    """
+    if mode not in MODES:
+        raise KvidError(f"--to {mode}: must be one of {', '.join(MODES)}")
+    deployed = deploy_model(model)
+    qat = is_qat(model)
+    if mode != "int8" and qat:
+        raise KvidError(f"{model.name}: a QAT model exports to int8 only (got --to {mode})")
+    with tempfile.TemporaryDirectory() as tmp, quantize_scope():
+        # Through a SavedModel: the converter's preferred path for tf_keras models.
+        t, h, w, c = clip_shape(deployed)
+        spec = tf.TensorSpec((t, h, w, c), tf.float32, name="clip")
+        fn = tf.function(lambda x: deployed(x, training=False), input_signature=[spec])
+        concrete = fn.get_concrete_function()
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], deployed)
+        if mode == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif mode == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif mode == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if not qat:
+                if representative is None:
+                    raise KvidError(f"{model.name}: int8 from a float model needs representative clips")
+                clips = list(representative)
+
+                def gen():
+                    for clip in clips:
+                        yield [np.asarray(clip, np.float32).reshape(t, h, w, c)]
+
+                converter.representative_dataset = gen
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.float32 if float_output else tf.int8
+        del tmp
+        return converter.convert()
+
+
+def write(data: bytes, out) -> str:
+    out = os.fspath(out)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "wb") as fh:
+        fh.write(data)
+    return out

@@ -1,0 +1,62 @@
+"""The ``kvid`` command line: parse, call the library, print.
+
+Each package owns its subcommands in a ``cli`` module exposing ``add_parsers(subparsers)``;
+each parser sets ``func`` (called with the parsed args, returns the exit status). Those modules
+must not import TensorFlow at import time, so ``kvid predict`` works on a runtime-only install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kvid import KvidError, __version__
+
+# Modules that contribute subcommands, in the order `kvid --help` lists them.
+COMMAND_MODULES = (
+    "kvid.analysis.cli",  # models, info
+    "kvid.data.cli",  # synth, data
+    "kvid.train.cli",  # train, evaluate
+    "export.cli",  # qat, export, audit
+    "kvid.runtime.cli",  # predict, bench
+    "kvid.demo",  # demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kvid",
+        description="Efficient video recognition in Keras, exported to fully int8 TFLite.",
+    )
+    parser.add_argument("--version", action="version", version=f"kvid {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a module of a package not built yet
+            if exc.name == name:
+                continue
+            raise
+        module.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KvidError as exc:
+        print(f"kvid: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kvid: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

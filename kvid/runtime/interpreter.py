@@ -1,0 +1,113 @@
+"""Loading a TFLite interpreter and running one clip through it, TensorFlow-free."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from kvid import KvidError
+
+
+def _interpreter_class():
+    """The best available Interpreter class: ai_edge_litert, tflite_runtime, tf.lite."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai_edge_litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite_runtime"
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, "tensorflow"
+    except ImportError:
+        raise KvidError(
+            "no TFLite interpreter: install the runtime extra (pip install 'kvid[runtime]')"
+        ) from None
+
+
+def load_interpreter(path, threads: int | None = None, xnnpack: bool = True):
+    """An allocated interpreter for ``path``; XNNPACK on unless ``xnnpack=False``."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise KvidError(f"{path}: no such file")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise KvidError(f"{path}: not a TFLite model (no TFL3 identifier)")
+    cls, _ = _interpreter_class()
+    kwargs = {"model_path": path, "num_threads": threads}
+    if not xnnpack:
+        # Builtin reference/optimized kernels without the default XNNPACK delegate.
+        try:
+            from ai_edge_litert.interpreter import OpResolverType
+        except ImportError:
+            from tflite_runtime.interpreter import OpResolverType  # type: ignore
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    try:
+        interpreter = cls(**kwargs)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise KvidError(f"{path}: cannot load TFLite model: {first}") from None
+    return interpreter
+
+
+def runtime_name() -> str:
+    """Which interpreter package kvid.runtime uses here."""
+    return _interpreter_class()[1]
+
+
+class ClipModel:
+    """A single-input, single-output kvid TFLite model: clip in, scores out.
+
+    ``__call__`` takes a float clip ``(T, H, W, 3)`` of raw pixels 0..255 and returns float32
+    logits ``(num_classes,)``; int8 inputs are quantized with the model's own scale and zero
+    point (for kvid int8 exports scale 1, zero point -128: ``round(p) - 128``), int8 outputs
+    dequantized.
+    """
+
+    def __init__(self, path, threads: int | None = None, xnnpack: bool = True):
+        self.path = os.fspath(path)
+        self.interpreter = load_interpreter(path, threads=threads, xnnpack=xnnpack)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self.input["shape"])
+
+    def quantize_input(self, clip) -> np.ndarray:
+        """The exact input tensor this model gets for ``clip`` (raw pixels 0..255)."""
+        clip = np.asarray(clip, dtype=np.float32)
+        if clip.shape != self.input_shape:
+            raise KvidError(
+                f"{self.path}: clip shape {clip.shape} does not match the model input "
+                f"{self.input_shape}"
+            )
+        dtype = self.input["dtype"]
+        if dtype == np.float32:
+            return clip
+        scale, zero_point = self.input["quantization"]
+        info = np.iinfo(dtype)
+        q = np.round(clip / scale) + zero_point
+        return np.clip(q, info.min, info.max).astype(dtype)
+
+    def run_tensor(self, tensor: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self.input["index"], tensor)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self.output["index"])
+        if out.dtype != np.float32:
+            scale, zero_point = self.output["quantization"]
+            out = (out.astype(np.float32) - zero_point) * scale
+        return out.reshape(-1)
+
+    def __call__(self, clip) -> np.ndarray:
+        return self.run_tensor(self.quantize_input(clip))
