@@ -1,0 +1,1 @@
+"""kvid.analysis: counting parameters and multiply-adds, plots."""
