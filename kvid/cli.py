@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     except KvidError as exc:
         print(f"kvid: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        return 0
     except KeyboardInterrupt:
         print("kvid: interrupted", file=sys.stderr)
         return 130

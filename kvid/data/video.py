@@ -97,7 +97,8 @@ def to_rgb(frame: np.ndarray, bgr: bool = True) -> np.ndarray:
 class VideoReader:
     """One open video (file or frame folder); reuse it to read several clips of that video.
 
-    ``num_frames`` is the verified frame count; ``read(indices)`` returns
+    ``num_frames`` is the verified frame count (``reported_frames`` the container's claim);
+    ``read(indices)`` returns
     ``uint8 (len(indices), H, W, 3)`` RGB in the order of ``indices`` (repeats allowed).
     ``seek`` is ``"auto"`` (module docstring) or ``"never"`` (decode sequentially only).
     """
@@ -110,13 +111,14 @@ class VideoReader:
         self._cap = None
         self._pos = 0
         self._size = None  # (w, h) of the first decoded frame
+        self.source_format = None  # e.g. "grayscale" when a frame image was not 8-bit colour
         if not os.path.exists(self.path):
             raise VideoError(self.path, "missing file")
         if os.path.isdir(self.path):
             self._files = list_frame_files(self.path)
             if not self._files:
                 raise VideoError(self.path, "frame folder holds no images")
-            self.num_frames = len(self._files)
+            self.num_frames = self.reported_frames = len(self._files)
             self.fps = 0.0
         else:
             self._files = None
@@ -124,6 +126,7 @@ class VideoReader:
                 raise VideoError(self.path, "empty file (0 bytes)")
             self._open()
             self.fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+            self.reported_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             self.num_frames = _cached_count(self.path, self._count)
             if self.num_frames == 0:
                 self.close()
@@ -174,7 +177,7 @@ class VideoReader:
         self._cap, self._pos = cap, 0
 
     def _count(self) -> int:
-        reported = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        reported = self.reported_frames
         if reported > 0 and self._seekable and self._seek_ok(reported - 1):
             if self._cap.grab():  # the header's count is verified: frame n-1 decodes ...
                 self._pos = reported
@@ -239,6 +242,8 @@ class VideoReader:
             img = None
         if img is None:
             raise VideoError(self.path, f"frame image {os.path.basename(file)} does not decode")
+        if self.source_format is None:
+            self.source_format = _describe_format(img)
         return self._fit(to_rgb(img))
 
     def _fit(self, rgb: np.ndarray) -> np.ndarray:
@@ -276,6 +281,12 @@ def video_info(path) -> dict:
 # -- helpers ----------------------------------------------------------------------------------
 def _is_image(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _describe_format(img: np.ndarray) -> str:
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    kind = {1: "grayscale", 3: "colour", 4: "4-channel (alpha dropped)"}.get(channels, f"{channels}-channel")
+    return kind if img.dtype == np.uint8 else f"{kind}, {img.dtype} (scaled to 8 bits)"
 
 
 def _natural_key(name: str):

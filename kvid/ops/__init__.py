@@ -16,6 +16,7 @@ from kvid.ops.layers import (
     UnfoldTime,
 )
 from kvid.ops.quantize import custom_objects, quantize_model, quantize_scope, register_layer
+from kvid.ops.saving import load_model, save_model
 from kvid.ops.video import (
     classifier,
     full_conv,
@@ -38,4 +39,5 @@ __all__ = [
     "video_input", "spatial_conv", "temporal_conv", "full_conv", "temporal_pool",
     "spatial_pool", "global_video_pool", "classifier", "norm_act", "out_frames",
     "quantize_model", "quantize_scope", "custom_objects", "register_layer",
+    "save_model", "load_model",
 ]

@@ -25,6 +25,31 @@ _qk = _tfmot.quantization.keras
 register = keras.utils.register_keras_serializable(package="kvid")
 
 
+def _make_quantize_layer_build_once():
+    """tfmot 0.8's QuantizeLayer.build never sets ``built``, so a QAT model re-created from a
+    config (``.keras`` loading, cloning) builds its input range variables twice and cannot load
+    its own saved weights. Mark it built after the first build."""
+    from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
+        QuantizeLayer,
+    )
+
+    if getattr(QuantizeLayer, "_kvid_build_once", False):
+        return
+    original = QuantizeLayer.build
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        original(self, input_shape)
+        self.built = True
+
+    QuantizeLayer.build = build
+    QuantizeLayer._kvid_build_once = True
+
+
+_make_quantize_layer_build_once()
+
+
 @register
 class PassThroughQuantizeConfig(_qk.QuantizeConfig):
     """No quantizer: the layer only moves values, the output keeps the input's scale."""
