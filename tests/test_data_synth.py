@@ -55,9 +55,11 @@ def test_same_seed_same_bytes_other_seed_other_videos(synth, tmp_path):
 
 def test_decoded_video_is_close_to_the_rendered_one(synth):
     rendered = render_video("move_left", 10, 40, 32, np.random.default_rng([3, 0, 0]))
+    another = render_video("move_left", 10, 40, 32, np.random.default_rng([3, 0, 1]))
     decoded = read_frames(os.path.join(synth, "move_left", "move_left_0001.mp4"), range(10))
     assert decoded.shape == rendered.shape
-    assert np.abs(decoded.astype(int) - rendered).mean() < 12  # lossy codec, same picture
+    error = np.abs(decoded.astype(int) - rendered).mean()  # lossy codec, same picture
+    assert error < 0.5 * np.abs(decoded.astype(int) - another).mean()
 
 
 def test_trajectories_are_decided_by_temporal_order():
@@ -79,9 +81,8 @@ def test_trajectories_are_decided_by_temporal_order():
         assert scale[-1] > 1.7 * scale[0]
         *_, alpha = run("disappear")
         assert alpha[0] == 1 and alpha[-1] == 0
-        # reversing time turns one class into its partner: a single frame cannot tell them apart
         cx_l, *_ = run("move_left")
-        assert np.all(np.diff(cx_l) <= 1e-9)
+        assert np.all(np.diff(cx_l) <= 1e-9)  # leftwards at every step
 
 
 def test_bad_options_raise_kvid_error(tmp_path):
