@@ -225,7 +225,7 @@ def sample_clips(seed: int = 0) -> list[np.ndarray]:
     landscape and portrait, a short one that loops, a large one that exercises the box
     prefilter; moving gradients so every frame differs."""
     rng = np.random.default_rng(seed)
-    shapes = [(37, 61, 83), (90, 117, 64), (5, 71, 45), (23, 250, 333)]  # (N, H, W)
+    shapes = [(37, 61, 83), (90, 117, 64), (5, 71, 45), (9, 250, 333)]  # (N, H, W)
     clips = []
     for n, h, w in shapes:
         yy, xx = np.mgrid[0:h, 0:w]

@@ -1,0 +1,273 @@
+package org.kvid.core;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model sidecar {@code F.json} written by {@code kvid export} beside {@code F.tflite}
+ * (docs/INTERFACES.md, "Model file sidecar"): labels, clip size, the test-time sampling and crop,
+ * and the input/output quantisation. Everything the app needs to turn a video into the model's
+ * input tensor and its output into named scores.
+ */
+public final class Sidecar {
+    public static final String FORMAT = "kvid-tflite-sidecar";
+    public static final int VERSION = 1;
+
+    /** Where this sidecar came from (a file or asset name), used in error messages. */
+    public final String source;
+    public final String kvidVersion;
+    public final String model;
+    public final List<String> labels;
+    /** T, H, W of one clip. */
+    public final int frames;
+    public final int height;
+    public final int width;
+    public final Sampling sampling;
+    public final Crop crop;
+    public final TensorSpec input;
+    public final TensorSpec output;
+    /** Non-null only for FASTER exports. */
+    public final Faster faster;
+
+    /** The test-time crop: resize the short side to {@code resize}, centre-crop crop x crop. */
+    public static final class Crop {
+        public final String mode;
+        public final int resize;
+        public final int crop;
+
+        Crop(String mode, int resize, int crop) {
+            this.mode = mode;
+            this.resize = resize;
+            this.crop = crop;
+        }
+    }
+
+    /** The FASTER block: clip length L, N clips, the #E:#C pattern and the three models. */
+    public static final class Faster {
+        public final int clipFrames;
+        public final int clips;
+        public final int expensivePerPeriod;
+        public final int cheapPerPeriod;
+        public final String expensive;
+        public final String cheap;
+        public final String step;
+        public final int[] stateShape;
+        /** How the aggregator state starts: see {@link FasterSession}. */
+        public final String stateInit;
+
+        Faster(int clipFrames, int clips, int e, int c, String expensive, String cheap, String step,
+               int[] stateShape, String stateInit) {
+            this.clipFrames = clipFrames;
+            this.clips = clips;
+            this.expensivePerPeriod = e;
+            this.cheapPerPeriod = c;
+            this.expensive = expensive;
+            this.cheap = cheap;
+            this.step = step;
+            this.stateShape = stateShape;
+            this.stateInit = stateInit;
+        }
+
+        public FasterScheduler scheduler() {
+            return new FasterScheduler(expensivePerPeriod, cheapPerPeriod);
+        }
+    }
+
+    private Sidecar(String source, String kvidVersion, String model, List<String> labels, int frames,
+                    int height, int width, Sampling sampling, Crop crop, TensorSpec input,
+                    TensorSpec output, Faster faster) {
+        this.source = source;
+        this.kvidVersion = kvidVersion;
+        this.model = model;
+        this.labels = labels;
+        this.frames = frames;
+        this.height = height;
+        this.width = width;
+        this.sampling = sampling;
+        this.crop = crop;
+        this.input = input;
+        this.output = output;
+        this.faster = faster;
+    }
+
+    public int numClasses() {
+        return labels.size();
+    }
+
+    /** Parses and validates sidecar JSON text; {@code source} names it in error messages. */
+    public static Sidecar parse(String jsonText, String source) {
+        return fromJson(Json.parse(jsonText, source), source);
+    }
+
+    /** Validates an already parsed sidecar object (e.g. the one embedded in a golden manifest). */
+    public static Sidecar fromJson(Object parsed, String source) {
+        Map<String, Object> m = Json.asObject(parsed, source);
+        String format = m.containsKey("format") ? String.valueOf(m.get("format")) : null;
+        if (!FORMAT.equals(format)) {
+            throw new KvidException(source + ": not a kvid sidecar (\"format\" is " + Json.describe(format)
+                    + ", expected \"" + FORMAT + "\")");
+        }
+        int version = Json.asInt(Json.require(m, "version", source), source + ": version");
+        if (version != VERSION) {
+            throw new KvidException(source + ": sidecar version " + version + " is not supported (this app reads version "
+                    + VERSION + "); re-export the model with a matching kvid");
+        }
+        String kvidVersion = m.get("kvid_version") == null ? "" : Json.asString(m.get("kvid_version"), source + ": kvid_version");
+        String model = m.get("model") == null ? "" : Json.asString(m.get("model"), source + ": model");
+
+        List<Object> rawLabels = Json.asArray(Json.require(m, "labels", source), source + ": labels");
+        if (rawLabels.isEmpty()) {
+            throw new KvidException(source + ": labels: the label list is empty");
+        }
+        List<String> labels = new ArrayList<String>(rawLabels.size());
+        for (int i = 0; i < rawLabels.size(); i++) {
+            labels.add(Json.asString(rawLabels.get(i), source + ": labels[" + i + "]"));
+        }
+        int frames = positive(m, "frames", source);
+        int height = positive(m, "height", source);
+        int width = positive(m, "width", source);
+
+        Map<String, Object> s = Json.asObject(Json.require(m, "sampling", source), source + ": sampling");
+        String scheme = Json.asString(Json.require(s, "scheme", source + ": sampling"), source + ": sampling.scheme");
+        int stride = s.get("stride") == null ? 1 : Json.asInt(s.get("stride"), source + ": sampling.stride");
+        int clips = s.get("clips") == null ? 1 : Json.asInt(s.get("clips"), source + ": sampling.clips");
+        Integer window = s.get("window") == null ? null : Integer.valueOf(Json.asInt(s.get("window"), source + ": sampling.window"));
+        Sampling sampling;
+        try {
+            sampling = new Sampling(scheme, frames, stride, clips, window);
+        } catch (KvidException e) {
+            throw new KvidException(source + ": sampling: " + e.getMessage());
+        }
+
+        Map<String, Object> c = Json.asObject(Json.require(m, "crop", source), source + ": crop");
+        String mode = Json.asString(Json.require(c, "mode", source + ": crop"), source + ": crop.mode");
+        if (!"center".equals(mode)) {
+            throw new KvidException(source + ": crop.mode \"" + mode + "\" is not supported (the app does \"center\")");
+        }
+        int cropSize = Json.asInt(Json.require(c, "crop", source + ": crop"), source + ": crop.crop");
+        int resize = c.get("resize") == null ? Preprocessor.defaultResize(cropSize)
+                : Json.asInt(c.get("resize"), source + ": crop.resize");
+        if (cropSize != height || cropSize != width) {
+            throw new KvidException(source + ": crop.crop " + cropSize + " does not match height x width "
+                    + height + "x" + width);
+        }
+        if (resize < cropSize) {
+            throw new KvidException(source + ": crop.resize " + resize + " is smaller than crop.crop " + cropSize);
+        }
+        Crop crop = new Crop(mode, resize, cropSize);
+
+        TensorSpec input = TensorSpec.fromJson(Json.require(m, "input", source), source + ": input");
+        TensorSpec output = TensorSpec.fromJson(Json.require(m, "output", source), source + ": output");
+
+        Faster faster = null;
+        if (m.get("faster") != null) {
+            faster = parseFaster(Json.asObject(m.get("faster"), source + ": faster"), source + ": faster");
+            if (faster.clipFrames != frames) {
+                throw new KvidException(source + ": faster.clip_frames " + faster.clipFrames
+                        + " does not match frames " + frames);
+            }
+        }
+        Sidecar sc = new Sidecar(source, kvidVersion, model, Collections.unmodifiableList(labels), frames,
+                height, width, sampling, crop, input, output, faster);
+        sc.checkSelf();
+        return sc;
+    }
+
+    private static Faster parseFaster(Map<String, Object> f, String what) {
+        int clipFrames = positive(f, "clip_frames", what);
+        int clips = positive(f, "clips", what);
+        int[] pattern = Json.asIntArray(Json.require(f, "pattern", what), what + ".pattern");
+        if (pattern.length != 2 || pattern[0] < 1 || pattern[1] < 0) {
+            throw new KvidException(what + ".pattern: expected [#E, #C] with #E >= 1 and #C >= 0, found "
+                    + TensorSpec.shapeString(pattern));
+        }
+        String e = Json.asString(Json.require(f, "expensive", what), what + ".expensive");
+        String c = Json.asString(Json.require(f, "cheap", what), what + ".cheap");
+        String step = Json.asString(Json.require(f, "step", what), what + ".step");
+        int[] stateShape = f.get("state_shape") == null ? null : Json.asIntArray(f.get("state_shape"), what + ".state_shape");
+        String init = f.get("state_init") == null ? FasterSession.INIT_FIRST_FEATURE
+                : Json.asString(f.get("state_init"), what + ".state_init");
+        if (!FasterSession.INIT_FIRST_FEATURE.equals(init) && !FasterSession.INIT_ZEROS.equals(init)) {
+            throw new KvidException(what + ".state_init: \"" + init + "\" is not one of \""
+                    + FasterSession.INIT_FIRST_FEATURE + "\", \"" + FasterSession.INIT_ZEROS + "\"");
+        }
+        return new Faster(clipFrames, clips, pattern[0], pattern[1], e, c, step, stateShape, init);
+    }
+
+    private static int positive(Map<String, Object> m, String key, String what) {
+        int v = Json.asInt(Json.require(m, key, what), what + ": " + key);
+        if (v < 1) {
+            throw new KvidException(what + ": " + key + " must be at least 1, found " + v);
+        }
+        return v;
+    }
+
+    /** The sidecar's own consistency: input shape (T,H,W,3), one label per output class. */
+    private void checkSelf() {
+        int[] expected = {frames, height, width, 3};
+        if (!java.util.Arrays.equals(input.shape, expected)) {
+            throw new KvidException(source + ": input.shape " + TensorSpec.shapeString(input.shape)
+                    + " does not match frames, height, width " + TensorSpec.shapeString(expected));
+        }
+        int classes = output.shape.length == 0 ? 1 : output.shape[output.shape.length - 1];
+        if (classes != output.elementCount()) {
+            throw new KvidException(source + ": output.shape " + TensorSpec.shapeString(output.shape)
+                    + " is not a single row of class scores");
+        }
+        if (classes != labels.size()) {
+            throw new KvidException(source + ": " + labels.size() + " labels but the model outputs "
+                    + classes + " classes (output.shape " + TensorSpec.shapeString(output.shape) + ")");
+        }
+    }
+
+    /**
+     * Checks a loaded model's real input and output tensors against this sidecar, so a model
+     * exported at another size, or a sidecar of another model, fails loudly instead of running
+     * on wrongly laid-out bytes. {@code modelName} names the model file in the message.
+     */
+    public void checkModel(String modelName, TensorSpec realInput, TensorSpec realOutput) {
+        if (!java.util.Arrays.equals(realInput.shape, input.shape)) {
+            throw new KvidException(modelName + ": input shape " + TensorSpec.shapeString(realInput.shape)
+                    + " does not match its sidecar " + source + " " + TensorSpec.shapeString(input.shape));
+        }
+        checkQuantization(modelName, "input", realInput, input);
+        checkLabels(modelName, realOutput);
+        checkQuantization(modelName, "output", realOutput, output);
+    }
+
+    /** The model's class count (last output dimension) must equal the number of labels. */
+    public void checkLabels(String modelName, TensorSpec realOutput) {
+        int classes = realOutput.elementCount();
+        if (classes != labels.size()) {
+            throw new KvidException(modelName + ": the model outputs " + classes + " classes but "
+                    + source + " lists " + labels.size() + " labels");
+        }
+    }
+
+    private void checkQuantization(String modelName, String which, TensorSpec real, TensorSpec declared) {
+        if (!real.dtype.equals(declared.dtype)) {
+            throw new KvidException(modelName + ": " + which + " dtype " + real.dtype + " does not match its sidecar "
+                    + source + " (" + declared.dtype + ")");
+        }
+        if (!real.sameQuantization(declared)) {
+            throw new KvidException(modelName + ": " + which + " quantisation (scale " + real.scale + ", zero point "
+                    + real.zeroPoint + ") does not match its sidecar " + source + " (scale " + declared.scale
+                    + ", zero point " + declared.zeroPoint + ")");
+        }
+    }
+
+    /** The model files this sidecar needs beside it ({@code modelFile} for plain exports). */
+    public List<String> requiredModelFiles(String modelFile) {
+        List<String> out = new ArrayList<String>();
+        if (faster == null) {
+            out.add(modelFile);
+        } else {
+            out.add(faster.expensive);
+            out.add(faster.cheap);
+            out.add(faster.step);
+        }
+        return out;
+    }
+}
