@@ -10,7 +10,7 @@ from kvid.data.transforms import (
     default_resize,
     reference_resize_crop,
     resized_shape,
-    test_views as make_test_views,
+    eval_views,
     train_view,
 )
 
@@ -78,18 +78,18 @@ def test_gray_and_rgba_clips_become_rgb():
 
 def test_three_five_ten_crop_views():
     clip = random_clip(2, 40, 80)
-    three = make_test_views(clip, 24, crops=3)  # short side -> 24, crops along the long side
+    three = eval_views(clip, 24, crops=3)  # short side -> 24, crops along the long side
     assert three.shape == (3, 2, 24, 24, 3)
     full = reference_resize_crop(clip[0], 24, 24, top=0, left=0)
     right = reference_resize_crop(clip[0], 24, 24, top=0, left=48 - 24)
     assert np.array_equal(three[1, 0], full) and np.array_equal(three[2, 0], right)
-    ten = make_test_views(clip, 24, crops=10)
+    ten = eval_views(clip, 24, crops=10)
     assert ten.shape == (10, 2, 24, 24, 3)
     assert np.array_equal(ten[0], center_view(clip, 24))
     assert np.array_equal(ten[5:], ten[:5, :, :, ::-1])  # the mirrors
-    assert np.array_equal(make_test_views(clip, 24, crops=5), ten[:5])
+    assert np.array_equal(eval_views(clip, 24, crops=5), ten[:5])
     with pytest.raises(KvidError):
-        make_test_views(clip, 24, crops=4)
+        eval_views(clip, 24, crops=4)
     with pytest.raises(KvidError):
         center_view(clip, 24, resize=20)
 

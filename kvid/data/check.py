@@ -61,7 +61,7 @@ def check_dataset(root, splits=None, spec: ClipSpec | None = None, layout: str =
             continue  # "test" falling back to "val", already checked
         seen.append(ds.items)
         report.layout, report.labels = ds.layout, len(ds.labels)
-        report.videos[split] = len(ds.items) + sum(p.severity == "error" for p in ds.problems)
+        report.videos[ds.split] = len(ds.items) + sum(p.severity == "error" for p in ds.problems)
         log.extend(ds.problems)
         for path, _ in ds.items:
             if path not in checked:

@@ -87,7 +87,7 @@ class ProblemLog:
         self._seen: dict[tuple[str, str], Problem] = {}
 
     def add(self, path: str, reason: str, severity: str = "error") -> None:
-        key = (str(path), severity)
+        key = (str(path), severity if severity == "error" else reason)  # a skipped video: once
         with self._lock:
             if key in self._seen:
                 return
@@ -140,7 +140,7 @@ def load_views(path: str, spec: ClipSpec, problems: ProblemLog | None = None) ->
         frames = reader.read(np.concatenate(idx))
     t = spec.frames
     views = [
-        transforms.test_views(frames[k * t : (k + 1) * t], spec.size, crops=spec.crops, resize=spec.resize)
+        transforms.eval_views(frames[k * t : (k + 1) * t], spec.size, crops=spec.crops, resize=spec.resize)
         for k in range(spec.clips)
     ]
     return np.concatenate(views)

@@ -114,7 +114,8 @@ def load_dataset(root, split: str = "train", layout: str = "auto") -> Dataset:
     if loader is None:
         raise KvidError(f"layout={layout!r}: unknown (choose from auto, {', '.join(LAYOUTS)})")
     ds = loader(root, name, number)
-    ds.split = split
+    if ds.split == name:  # not replaced by a fallback ("test" served by "val")
+        ds.split = str(split)
     if not ds.labels:
         raise KvidError(f"{root}: no class labels found")
     return ds
@@ -208,6 +209,7 @@ def _pick_split(files: dict, name: str, ds: Dataset, root: str) -> list[str]:
     other = _other(name)
     if other in files:
         ds.notes.append(f"no {name} split: using {other}")
+        ds.split = other
         return [other]
     raise SplitNotFound(f"{root}: no {name} split (found: {', '.join(sorted(files)) or 'none'})")
 
@@ -443,6 +445,7 @@ def _load_ssv2(root: str, name: str, number: int) -> Dataset:
     files = {s: f for s, f in files.items() if os.path.isfile(f)}
     if name == "test":
         ds.notes.append("SSv2's test set has no labels: using the validation set")
+        ds.split = "val"
     wanted = _pick_split(files, "val" if name == "test" else name, ds, root)
     index = {lab: i for i, lab in enumerate(labels)}
     videos = _VideoIndex(base)

@@ -90,10 +90,10 @@ def as_uint8(frames) -> np.ndarray:
 
 def center_view(frames, crop: int, resize: int | None = None) -> np.ndarray:
     """The test-time centre view: ``float32 (T, crop, crop, 3)`` (exact, see module text)."""
-    return test_views(frames, crop, crops=1, resize=resize)[0]
+    return eval_views(frames, crop, crops=1, resize=resize)[0]
 
 
-def test_views(frames, crop: int, crops: int = 1, resize: int | None = None) -> np.ndarray:
+def eval_views(frames, crop: int, crops: int = 1, resize: int | None = None) -> np.ndarray:
     """``crops`` (1, 3, 5 or 10) exact test views of a clip: ``float32 (crops, T, crop, crop, 3)``."""
     x = as_uint8(frames)
     crop = int(crop)

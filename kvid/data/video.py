@@ -34,13 +34,17 @@ import re
 import threading
 from collections import OrderedDict
 
+_QUIET = "OPENCV_LOG_LEVEL" not in os.environ  # corrupt files are reported as VideoError
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # quiet FFmpeg on corrupt files
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kvid import KvidError  # noqa: E402
+
+if _QUIET:  # cv2 may have been imported before us, with its default level
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 VIDEO_EXTENSIONS = (
     ".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
