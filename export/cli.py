@@ -7,7 +7,7 @@ import json
 
 def add_parsers(sub):
     p = sub.add_parser("export", help="convert a model to TFLite (int8/float32/...), audit, parity")
-    p.add_argument("source", nargs="?", help="a run directory or a .keras model (training issues)")
+    p.add_argument("source", nargs="?", help="a trained model: .keras file (float or QAT)")
     p.add_argument("--model", help="a preset name: export it with random weights")
     p.add_argument("--frames", type=int)
     p.add_argument("--size", type=int)
@@ -16,6 +16,13 @@ def add_parsers(sub):
                    help="model option override (repeatable)")
     p.add_argument("--to", default="int8", choices=["int8", "float32", "float16", "dynamic"])
     p.add_argument("--out", required=True, help="output .tflite path")
+    p.add_argument("--ptq", action="store_true",
+                   help="int8 by post-training quantisation of a float model (needs --data)")
+    p.add_argument("--data", help="dataset root: representative clips for --ptq, parity views")
+    p.add_argument("--labels", help="a label list file (one class name per line) for the sidecar")
+    p.add_argument("--float-output", action="store_true", help="int8 model with float32 logits")
+    p.add_argument("--allow-float-fallback", action="store_true",
+                   help="write an int8 model even if the audit finds float ops")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_export)
 
@@ -39,12 +46,63 @@ def run_audit(args) -> int:
     return 0 if report["ok"] else 1
 
 
+def _read_labels(path):
+    from kvid import KvidError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [line.strip() for line in fh if line.strip()]
+    except OSError as exc:
+        raise KvidError(f"{path}: cannot read labels ({exc.strerror})") from None
+
+
+def run_export_source(args) -> int:
+    from export.audit import format_report
+    from export.convert import is_qat
+    from export.model import export_model
+    from kvid import KvidError
+    from kvid.ops import load_model
+
+    model = load_model(args.source)
+    if args.to == "int8" and not is_qat(model) and not args.ptq:
+        raise KvidError(f"{args.source}: a float model; run `kvid qat` first, or pass --ptq --data D")
+    labels = _read_labels(args.labels) if args.labels else None
+    representative = None
+    if args.ptq:
+        if not args.data:
+            raise KvidError("--ptq needs --data D for representative clips")
+        from export.convert import clip_shape
+        from kvid.data.clips import ClipSpec, load_views
+        from kvid.data.layouts import load_dataset
+
+        t, h, _, _ = clip_shape(model)
+        dataset = load_dataset(args.data, split="train")
+        spec = ClipSpec(frames=t, size=h)
+        representative = [load_views(path, spec)[0] for path, _ in dataset.items[:64]]
+        labels = labels or dataset.labels
+    result = export_model(model, args.out, mode=args.to, labels=labels,
+                          representative=representative, float_output=args.float_output,
+                          allow_float_fallback=args.allow_float_fallback)
+    if args.json:
+        public = {k: v for k, v in result.items() if k != "audit"}
+        public["audit"] = {k: v for k, v in result["audit"].items() if k != "op_list"}
+        print(json.dumps(public, indent=2))
+    else:
+        print(format_report(result["path"], result["audit"]))
+        print(f"wrote {result['path']} ({result['bytes'] / 1024:.1f} KiB) and its sidecar")
+    return 0
+
+
 def run_export(args) -> int:
     from kvid import KvidError
     from kvid.models import parse_overrides
 
+    if args.source and args.model:
+        raise KvidError("export: give a trained model or --model NAME, not both")
+    if args.source:
+        return run_export_source(args)
     if not args.model:
-        raise KvidError("export: give --model NAME (exporting trained runs comes with `kvid qat`)")
+        raise KvidError("export: give a trained model (.keras) or --model NAME")
     from export.audit import format_report
     from export.preset import export_preset
 

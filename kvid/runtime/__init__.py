@@ -4,6 +4,7 @@ Loads ai_edge_litert, else tflite_runtime, else tf.lite (only if the first two a
 Importing this package never imports TensorFlow.
 """
 
-from kvid.runtime.interpreter import ClipModel, load_interpreter
+from kvid.runtime.interpreter import ClipModel, load_interpreter, runtime_name
+from kvid.runtime.predict import VideoClassifier, softmax
 
-__all__ = ["ClipModel", "load_interpreter"]
+__all__ = ["ClipModel", "VideoClassifier", "load_interpreter", "runtime_name", "softmax"]

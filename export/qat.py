@@ -1,0 +1,37 @@
+"""Quantization-aware fine-tuning of a trained float kvid model.
+
+tfmot's default 8-bit scheme through :func:`kvid.ops.quantize_model`: Conv+BN folded,
+per-channel symmetric int8 weights, per-tensor asymmetric int8 activations - what TFLite's
+int8 kernels expect - and the input range pinned to raw pixels (int8 scale 1, zero point -128).
+"""
+
+from __future__ import annotations
+
+from kvid.keras import keras
+
+
+def compile_for_training(model, lr, weight_decay=0.0, label_smoothing=0.0):
+    optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1")],
+    )
+    return model
+
+
+def qat_finetune(model, train_ds, *, epochs=1, lr=1e-3, val_ds=None, steps_per_epoch=None,
+                 callbacks=None, verbose=1):
+    """Wrap ``model`` for QAT and fine-tune it on ``train_ds`` (batches of (clip, label)).
+
+    The learning rate should be about a tenth of the float training's final rates; BN keeps
+    updating its statistics while the fake-quant ranges settle. Returns the QAT model.
+    """
+    from kvid.ops import quantize_model
+
+    qat = quantize_model(model)
+    compile_for_training(qat, lr)
+    if epochs > 0:
+        qat.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                callbacks=callbacks or [], verbose=verbose)
+    return qat
