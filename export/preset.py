@@ -69,6 +69,9 @@ def export_preset(name, out, *, frames=None, size=None, num_classes=None, overri
     data = convert_mod.convert(model, mode, representative=clips[:calibration_clips])
     path = convert_mod.write(data, out)
     report = audit_mod.audit(path, expect="int8" if mode == "int8" else "float")
+    from export import metadata
+
+    metadata.write_sidecar(path, metadata.make_sidecar(path, model_name=name, labels=None, mode=mode))
     result = {"path": path, "bytes": len(data), "audit": report}
     if parity_clips:
         result.update(parity(model, path, clips[calibration_clips:]))
