@@ -44,8 +44,9 @@ Training views (cv2, not exact)
 -------------------------------
 ``train_view``: short side resized to a random integer in ``[a, b]`` (``scale``; default
 ``[crop, round(crop * 8 / 7)]``, SEVNet's 224..256 for 224 crops; FASTER uses 256..320 and
-EAC-Net 215..345 for 224), with ``INTER_AREA`` when shrinking and ``INTER_LINEAR`` when
-enlarging, then a random ``crop x crop`` window; horizontal flip with probability 0.5 only if
+EAC-Net 215..345 for 224), with ``INTER_AREA`` when shrinking by 2x or more and
+``INTER_LINEAR`` otherwise (as the test views: box prefilter only from 2x), then a random
+``crop x crop`` window; horizontal flip with probability 0.5 only if
 ``flip=True`` (off by default: Something-Something-style labels such as "pushing left to
 right" change meaning under a mirror). All frames of a clip share one size, window and flip.
 """
@@ -238,14 +239,9 @@ def train_view(
 
 
 def resize_clip(x: np.ndarray, oh: int, ow: int) -> np.ndarray:
-    """Resize every frame of uint8 ``(T, H, W, 3)`` with OpenCV (area when shrinking)."""
-    t, h, w, c = x.shape
+    """Resize every frame of uint8 ``(T, H, W, 3)`` with OpenCV (area when shrinking >= 2x)."""
+    h, w = x.shape[1:3]
     if (h, w) == (oh, ow):
         return x
-    if oh < h:
-        return np.stack([cv2.resize(f, (ow, oh), interpolation=cv2.INTER_AREA) for f in x])
-    if t * c <= 512:  # one call for the whole clip: frames stacked as channels
-        stacked = np.ascontiguousarray(x.transpose(1, 2, 0, 3).reshape(h, w, t * c))
-        out = cv2.resize(stacked, (ow, oh), interpolation=cv2.INTER_LINEAR)
-        return out.reshape(oh, ow, t, c).transpose(2, 0, 1, 3)
-    return np.stack([cv2.resize(f, (ow, oh), interpolation=cv2.INTER_LINEAR) for f in x])
+    interp = cv2.INTER_AREA if 2 * oh <= h else cv2.INTER_LINEAR  # area from 2x down, as test views
+    return np.stack([cv2.resize(f, (ow, oh), interpolation=interp) for f in x])
