@@ -61,11 +61,13 @@ def test_list_files_without_a_label_list_agree_across_splits(tmp_path):
     root = str(tmp_path)
     for name in ("x.mp4", "y.mp4", "z.mp4"):
         touch(f"{root}/v/{name}")
-    write(f"{root}/train.txt", "v/x.mp4 cat\nv/y.mp4 dog\n")
+    touch(f"{root}/videos/w/q.mp4")
+    write(f"{root}/train.txt", "v/x.mp4 cat\nv/y.mp4 dog\nw/q.mp4 dog\n")  # w/q.mp4: under videos/
     write(f"{root}/test.txt", "v/z.mp4 emu\n")
     train, test = load_dataset(root, "train"), load_dataset(root, "test")
     assert train.labels == test.labels == ["cat", "dog", "emu"]
     assert test.items[0][1] == 2
+    assert rel_items(train)[-1] == ("videos/w/q.mp4", 1) and not train.problems
 
 
 def test_ucf101_as_distributed(tmp_path):
@@ -135,6 +137,10 @@ def test_kinetics_csv_both_file_namings(tmp_path):
     reasons = sorted(p.reason.split(" (")[0] for p in val.problems)
     assert reasons == ["label 'zumba' not in the label list", "missing file"]
     assert len(load_dataset(root, "test")) == 1  # no test csv: validation
+    write(f"{root}/all.csv", header + "abseiling,def,0,10,train\nabseiling,ghi,5,15,val\n")
+    one = os.path.join(root, "all.csv")  # one CSV with every split: rows picked by its split column
+    assert [os.path.basename(p) for p, _ in load_dataset(one, "val").items] == ["ghi_000005_000015.mp4"]
+    assert len(load_dataset(one, "all")) == 2
 
 
 def test_something_something_v2_json(tmp_path):

@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 
+from kvid import KvidError
+from kvid.data.clips import ClipSpec
 from kvid.data.layouts import load_dataset
 from kvid.data.pipeline import make_dataset, make_eval_views
 from kvid.data.sampling import sample_indices
@@ -102,3 +104,17 @@ def test_model_fit_takes_the_dataset_directly_with_cache(data):
     assert x.shape == (6, T, S, S, 3) and sorted(y.tolist()) == [0, 0, 1, 1, 2, 2]
     val = make_dataset(data, "val", frames=T, size=S, batch_size=4, training=False, cache=True)
     assert len(model.evaluate(val, verbose=0)) == 2
+
+
+def test_configuration_errors_are_raised_not_logged_per_video(data, tmp_path):
+    with pytest.raises(KvidError, match="resize=20"):
+        make_dataset(data, "val", frames=T, size=S, training=False, resize=20)
+    with pytest.raises(KvidError, match="scheme='tsn'"):
+        ClipSpec(frames=T, size=S, scheme="tsn")
+    with pytest.raises(KvidError, match="scale"):
+        make_dataset(data, "train", frames=T, size=S, training=True, scale=(40, 30))
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "train.txt").write_text("nothing.mp4 0\n")
+    with pytest.raises(KvidError, match="no usable videos .first problem: .*nothing.mp4: missing file"):
+        make_dataset(str(only_bad), "train", frames=T, size=S)

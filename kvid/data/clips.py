@@ -58,6 +58,10 @@ class ClipSpec:
         for name in ("frames", "size", "stride", "clips"):
             if int(getattr(self, name)) < 1:
                 raise KvidError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.resize is not None and self.resize < self.size:
+            raise KvidError(f"resize={self.resize}: must be at least the crop size {self.size}")
+        if self.scale is not None and not 1 <= self.scale[0] <= self.scale[1]:
+            raise KvidError(f"scale={tuple(self.scale)}: expected (a, b) with 1 <= a <= b")
 
     @property
     def views(self) -> int:

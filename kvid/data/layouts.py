@@ -8,15 +8,17 @@ of ``(video path, label index)`` items and the label list. No TensorFlow, no dec
               ``dir total_frames label`` (a frame folder of ``img_00001.jpg`` ...), ``label`` an
               index or a class name; the label list in ``labels.txt`` / ``classes.txt`` /
               ``classInd.txt`` / ``label_map.txt`` (``name`` or ``index name`` per line; without
-              one, the sorted names, or indices, found in all list files). Paths are relative to
-              the list file's folder or absolute and may contain spaces. ``kvid synth`` writes this.
+              one, the sorted names, or indices, found in all list files). Paths are absolute or
+              relative to the list file's folder, the root, or ``root/videos`` / ``rawframes`` /
+              ``frames``, and may contain spaces. ``kvid synth`` writes this.
 ``ucf101``    ``ucfTrainTestlist/`` (``classInd.txt``, ``trainlist0N.txt``, ``testlist0N.txt``)
               beside ``UCF-101/<Class>/v_*.avi``; split ``train``/``test`` = split 1,
               ``train2``/``test3`` ... pick another.
 ``hmdb51``    ``testTrainMulti_7030_splits/<class>_test_split<N>.txt`` (``video.avi 1|2|0`` =
               train|test|unused) beside ``hmdb51_org/<class>/*.avi`` (or ``<class>/`` in root).
 ``kinetics``  CSV files ``train.csv`` / ``validate.csv`` (or ``val.csv``) / ``test.csv`` with
-              ``label,youtube_id,time_start,time_end,split``; videos anywhere below root named
+              ``label,youtube_id,time_start,time_end,split`` (one CSV given as the root: its rows are
+              picked by the ``split`` column); videos anywhere below root named
               ``<youtube_id>_<start:06d>_<end:06d>.<ext>`` or ``<youtube_id>.<ext>``; labels from a
               label list file, else the sorted labels of the training CSV.
 ``ssv2``      Something-Something v2: ``labels.json`` (``{"template": "index"}``), ``train.json``,
@@ -47,6 +49,7 @@ from kvid import KvidError
 from kvid.data.video import VIDEO_EXTENSIONS, is_frame_folder, is_video_file
 
 LAYOUTS = ("lists", "ucf101", "hmdb51", "kinetics", "ssv2", "folders")
+MEDIA_DIRS = ("videos", "rawframes", "frames")  # list paths may be relative to these too
 LABEL_FILES = ("labels.txt", "classes.txt", "classInd.txt", "label_map.txt", "labels.csv")
 SPLIT_ALIASES = {
     "train": ("train", "training"),
@@ -196,7 +199,7 @@ def _load_lists(root: str, name: str, number: int) -> Dataset:
             if rel is None:
                 ds.problems.append(Problem(where, label))
                 continue
-            path = _resolve(rel, (list_dir, base))
+            path = _resolve(rel, (list_dir, base) + tuple(os.path.join(base, d) for d in MEDIA_DIRS))
             _add_item(ds, path, label, index, where)
     return ds
 
@@ -384,7 +387,8 @@ def _is_kinetics_csv(path: str) -> bool:
 def _load_kinetics(root: str, name: str, number: int) -> Dataset:
     csvs = _kinetics_csvs(root)
     base = os.path.dirname(root) if os.path.isfile(root) else root
-    if "file" in csvs:
+    one_file = "file" in csvs  # a CSV given directly may hold every split: filter on its column
+    if one_file:
         csvs = {name if name != "all" else "train": csvs.pop("file")}
     if not csvs:
         raise KvidError(f"{root}: no Kinetics CSV (label,youtube_id,time_start,time_end,split)")
@@ -403,6 +407,8 @@ def _load_kinetics(root: str, name: str, number: int) -> Dataset:
     for s in wanted:
         for n, row in enumerate(rows[s], 2):
             where = f"{csvs[s]}:{n}"
+            if one_file and name != "all" and row.get("split", "").strip().lower() not in SPLIT_ALIASES[name] + ("",):
+                continue
             yid = (row.get("youtube_id") or "").strip()
             try:
                 start, end = int(float(row.get("time_start", 0))), int(float(row.get("time_end", 0)))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kvid import KvidError
 from kvid.data import clips as clipmod
 from kvid.data.clips import ClipSpec, ProblemLog
 from kvid.data.layouts import Dataset, load_dataset
@@ -107,9 +108,13 @@ def make_eval_views(
 
 # -- building blocks ---------------------------------------------------------------------------
 def _as_dataset(dataset_or_root, split: str, layout: str) -> Dataset:
-    if isinstance(dataset_or_root, Dataset):
-        return dataset_or_root
-    return load_dataset(dataset_or_root, split, layout=layout)
+    ds = dataset_or_root
+    if not isinstance(ds, Dataset):
+        ds = load_dataset(dataset_or_root, split, layout=layout)
+    if not ds.items:
+        first = f" (first problem: {ds.problems[0]})" if ds.problems else ""
+        raise KvidError(f"{ds.root}: split {ds.split} lists no usable videos{first}")
+    return ds
 
 
 def _attach(data, ds_info: Dataset, problems: ProblemLog, spec: ClipSpec):
