@@ -190,12 +190,7 @@ def write_golden_vectors(tflite_path, sidecar: dict, clips: list, out_dir, seed:
                 "top5": [int(i) for i in top_k(scores)],
             })
         samples.append(entry)
-    faster = None
-    if sidecar.get("faster"):
-        f = sidecar["faster"]
-        e, c = (int(v) for v in f["pattern"])
-        schedule = "".join("E" if k % (e + c) < e else "C" for k in range(int(f["clips"])))
-        faster = {"schedule": schedule}
+    faster = _faster_vectors(sidecar["faster"], out_dir, rng) if sidecar.get("faster") else None
     manifest = {
         "format": GOLDEN_FORMAT, "version": GOLDEN_VERSION, "sidecar": sidecar,
         "model_logits": model is not None, "samples": samples, "faster": faster,
@@ -203,6 +198,60 @@ def write_golden_vectors(tflite_path, sidecar: dict, clips: list, out_dir, seed:
     with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)
     return manifest
+
+
+def _spec(name: str, shape, scale: float, zero_point: int, dtype: str = "int8") -> dict:
+    return {"name": name, "shape": [int(d) for d in shape], "dtype": dtype,
+            "scale": float(np.float32(scale)), "zero_point": int(zero_point)}
+
+
+def _details(spec: dict) -> dict:
+    """A sidecar tensor spec as the interpreter-details dict kvid.runtime.faster works on."""
+    return {"quantization": (float(spec["scale"]), int(spec["zero_point"])),
+            "dtype": np.dtype(spec["dtype"]).type, "shape": list(spec["shape"])}
+
+
+def _faster_vectors(f: dict, out_dir: str, rng: np.random.Generator) -> dict:
+    """FASTER bookkeeping as kvid.runtime.faster does it: the schedule, the step's control
+    inputs, the zero states, and the requantisation of a feature map (clip model output ->
+    step input) and of a state (step output -> step input), on synthetic int8 parameters."""
+    from kvid.runtime.faster import _dequantize, _quantize, control_vector, schedule
+
+    clips = int(f["clips"])
+    sched = schedule(clips, f["pattern"])
+    control = _spec("control", [1, 1, 1, 6], 1.0 / 255.0, -128)
+    cdet = _details(control)
+    ctrl = np.concatenate([_quantize(control_vector(t, bool(e)).reshape(cdet["shape"]), cdet).reshape(-1)
+                           for t, e in enumerate(sched)])
+    ctrl.tofile(os.path.join(out_dir, "faster_control.bin"))
+    states = f.get("states") or []
+    zero_states = []
+    for i, st in enumerate(states):
+        z = _quantize(np.zeros(st["shape"], np.float32), _details(st))
+        z.tofile(os.path.join(out_dir, f"faster_zero_state{i}.bin"))
+        zero_states.append({"state": st, "bytes": f"faster_zero_state{i}.bin"})
+    feature_to = f.get("feature") or _spec("feature", [1, 4], 0.05, -3)
+    pairs = [(_spec("clip_output", feature_to["shape"], 0.0371, -7), feature_to)]
+    if states:
+        pairs.append((_spec("state_out", states[0]["shape"], 0.0213, 5), states[0]))
+    # exact halves: rounding must be half to even, as numpy's
+    pairs.append((_spec("halves", [256], 0.5, 0), _spec("halves_to", [256], 1.0, 3)))
+    requant = []
+    for i, (src, dst) in enumerate(pairs):
+        n = int(np.prod(src["shape"]))
+        # every int8 value at least once when the tensor is large enough, then random ones
+        q = np.concatenate([np.arange(-128, 128), rng.integers(-128, 128, max(n - 256, 0))])[:n].astype(np.int8)
+        rng.shuffle(q)
+        r = _quantize(_dequantize(q, _details(src)), _details(dst))
+        q.tofile(os.path.join(out_dir, f"faster_requant{i}.in"))
+        np.asarray(r, np.int8).tofile(os.path.join(out_dir, f"faster_requant{i}.out"))
+        requant.append({"from": src, "to": dst, "input": f"faster_requant{i}.in", "output": f"faster_requant{i}.out"})
+    return {
+        "schedule": "".join("E" if e else "C" for e in sched),
+        "control": {"spec": control, "bytes": "faster_control.bin"},
+        "zero_states": zero_states,
+        "requantize": requant,
+    }
 
 
 def _run_raw(model, tensor: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """android_demo/core on the JVM: its JUnit tests, against golden vectors generated here.
 
-Compiles ``android_demo/core/src/main/java`` (with ``--release 8``: the Java 8 library API, a
-safe subset of what Android API 24 offers) and ``core/src/test/java`` with javac, generates
+Compiles ``android_demo/core/src/main/java`` and ``core/src/test/java`` with javac
+(``--release 8``: the Java 8 library API, a safe subset of what Android API 24 offers), generates
 golden vectors with ``export.android_assets.write_golden_vectors`` for several sidecars (the
 sampling schemes, quantisations and a FASTER block; small synthetic videos of odd sizes,
 landscape and portrait) and runs every JUnit test pointed at them. Python's bytes and Java's
@@ -73,8 +73,14 @@ def sidecars() -> dict[str, dict]:
         "faster": _variant(
             frames=4, sampling={"scheme": "dense", "stride": 1, "clips": 8},
             crop={"mode": "center", "resize": 46, "crop": 40},
-            faster={"clip_frames": 4, "clips": 8, "pattern": [1, 3], "expensive": "e.tflite",
-                    "cheap": "c.tflite", "step": "step.tflite", "state_shape": [1, 1, 2, 2, 16]},
+            faster={"clip_frames": 4, "clips": 8, "pattern": [1, 3], "expensive": "m_expensive.tflite",
+                    "cheap": "m_cheap.tflite", "step": "m.tflite", "aggregator": "fastgru",
+                    "state_shape": [1, 1, 4, 16],
+                    "states": [{"name": "state", "shape": [1, 1, 4, 16], "dtype": "int8",
+                                "scale": 0.0173, "zero_point": -2}],
+                    "feature": {"name": "feature", "shape": [1, 1, 4, 16], "dtype": "int8",
+                                "scale": 0.0412, "zero_point": 9},
+                    "control": ["first", "keep", "expensive", "cheap", "weight", "decay"]},
         ),
     }
 
@@ -90,19 +96,19 @@ def _toolchain():
 
 
 def _compile(javac: str, out: str) -> tuple[str, list[str]]:
-    main_cls, test_cls = os.path.join(out, "main"), os.path.join(out, "test")
+    """One javac run for core and its tests, ``--release 8``: the Java 8 library API, which
+    Android API 24 offers (core's java-library builds with Java 17 in Gradle; the tests here
+    keep its main sources to what a minSdk-24 phone can run)."""
     mains = sorted(glob.glob(os.path.join(MAIN, "**", "*.java"), recursive=True))
     tests = sorted(glob.glob(os.path.join(TEST, "**", "*.java"), recursive=True))
     assert mains and tests, "android_demo/core has no sources"
-    run = lambda cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # noqa: E731
-    r = run([javac, "--release", "8", "-Xlint:all", "-Werror", "-encoding", "UTF-8", "-d", main_cls, *mains])
-    assert r.returncode == 0, f"core main sources do not compile:\n{r.stdout}{r.stderr}"
-    cp = os.pathsep.join([main_cls, *JUNIT_JARS])
-    r = run([javac, "--release", "17", "-encoding", "UTF-8", "-cp", cp, "-d", test_cls, *tests])
-    assert r.returncode == 0, f"core tests do not compile:\n{r.stdout}{r.stderr}"
+    cp = os.pathsep.join(JUNIT_JARS)
+    r = subprocess.run([javac, "--release", "8", "-Xlint:all", "-Xlint:-options", "-Werror", "-encoding", "UTF-8",
+                        "-cp", cp, "-d", out, *mains, *tests], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"android_demo/core does not compile:\n{r.stdout}{r.stderr}"
     classes = [os.path.relpath(p, TEST)[: -len(".java")].replace(os.sep, ".") for p in tests
                if p.endswith("Test.java")]
-    return os.pathsep.join([main_cls, test_cls, *JUNIT_JARS]), classes
+    return os.pathsep.join([out, *JUNIT_JARS]), classes
 
 
 def test_core_sources_have_no_android_or_post_api24_imports():

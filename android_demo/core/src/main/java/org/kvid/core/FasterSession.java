@@ -1,175 +1,170 @@
 package org.kvid.core;
 
-import java.util.Arrays;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The bookkeeping of one FASTER run (a video, or a live stream), independent of any
- * interpreter: which model each clip goes through, the aggregator state carried between clips,
- * and the requantisation where one model's output feeds another model's input with different
- * int8 parameters.
+ * interpreter - the Java twin of {@code kvid.runtime.faster.FasterStream}: which model each clip
+ * goes through, the aggregator state(s) carried between clips, the step's control vector, and
+ * the requantisation where one model's int8 output feeds another model's input.
+ *
+ * <p>The step model (export/faster.py) is called through its signature: inputs
+ * {@code feature} (the clip model's feature map, same bytes reshaped to (1, L/8, h*w, C) and
+ * requantised to the step's scale), the state(s) named in the sidecar and {@code control}
+ * (1, 1, 1, 6); outputs the new state(s) and {@code logits}. The states start at zero; the control
+ * vector tells the step whether the clip is the first ({@code o_0 = x_0} happens inside the step),
+ * whether it is expensive, and the running-average weight {@code 1 / (t + 1)}.
  *
  * <p>Per clip the app does:
  * <pre>
  *   boolean e = session.nextIsExpensive();
- *   byte[] feature = run(e ? expensive : cheap, clipTensor);        // the clip model's output bytes
- *   FasterSession.StepInput in = session.stepInput(feature, e);     // step inputs, step's quantisation
- *   run(step, in.feature, in.state) -&gt; stateOut, logitsOut
- *   float[] scores = session.finishStep(stateOut, logitsOut);       // carries the state, next clip
+ *   byte[] feature = run(e ? expensive : cheap, clipTensor);     // the clip model's output bytes
+ *   Map&lt;String, byte[]&gt; in = session.stepInputs(feature, e);     // every step input, by name
+ *   run step -&gt; outputs by name
+ *   float[] scores = session.finishStep(stateOutputs, logits);  // carries the states, next clip
  * </pre>
- *
- * <p>How the state starts ({@code faster.state_init} in the sidecar):
- * <ul>
- * <li>{@code "first_feature"} (default, the paper: {@code o_0 = x_0}): after clip 0 the state is
- *     clip 0's feature itself; clip 0's prediction is the step's logits for
- *     {@code (x_0, o_0 = x_0)}, whose state output is not kept. Clip t &gt;= 1:
- *     {@code o_t = step(x_t, o_{t-1})}, exactly the offline recurrence.</li>
- * <li>{@code "zeros"}: the state before clip 0 is all zeros (real 0, i.e. the zero point); every
- *     clip's step output state is carried.</li>
- * </ul>
+ * All arithmetic is float32 as numpy does it in kvid.runtime.faster ({@code _quantize},
+ * {@code _dequantize}); the golden-vector test compares the bytes.
  */
 public final class FasterSession {
-    public static final String INIT_FIRST_FEATURE = "first_feature";
-    public static final String INIT_ZEROS = "zeros";
+    /** Names of the control vector's fields, in order (kvid.runtime.faster.CONTROL_FIELDS). */
+    public static final String[] CONTROL_FIELDS = {"first", "keep", "expensive", "cheap", "weight", "decay"};
+    public static final String FEATURE = "feature";
+    public static final String CONTROL = "control";
+    public static final String LOGITS = "logits";
 
     private final FasterScheduler scheduler;
-    private final String stateInit;
     private final TensorSpec expensiveOut;
     private final TensorSpec cheapOut;
     private final StepIo step;
-    private byte[] state;      // in the step's state-input quantisation
+    private final Map<String, byte[]> states = new LinkedHashMap<String, byte[]>();
     private int clipIndex;
-    private boolean keepStepState;
+    private boolean stepPending;
 
-    /** Which tensor of the step model is which (by index into its inputs / outputs). */
+    /** The step model's tensors, by signature name. */
     public static final class StepIo {
-        public final int featureInput;
-        public final int stateInput;
-        public final int stateOutput;
-        public final int logitsOutput;
         public final TensorSpec feature;
-        public final TensorSpec stateIn;
-        public final TensorSpec stateOut;
+        public final TensorSpec control;
+        public final List<String> stateNames;
+        public final Map<String, TensorSpec> stateIn;
+        public final Map<String, TensorSpec> stateOut;
         public final TensorSpec logits;
 
-        StepIo(int fi, int si, int so, int lo, TensorSpec feature, TensorSpec stateIn, TensorSpec stateOut, TensorSpec logits) {
-            this.featureInput = fi;
-            this.stateInput = si;
-            this.stateOutput = so;
-            this.logitsOutput = lo;
+        private StepIo(TensorSpec feature, TensorSpec control, List<String> stateNames, Map<String, TensorSpec> stateIn,
+                       Map<String, TensorSpec> stateOut, TensorSpec logits) {
             this.feature = feature;
-            this.stateIn = stateIn;
-            this.stateOut = stateOut;
+            this.control = control;
+            this.stateNames = Collections.unmodifiableList(stateNames);
+            this.stateIn = Collections.unmodifiableMap(stateIn);
+            this.stateOut = Collections.unmodifiableMap(stateOut);
             this.logits = logits;
         }
 
         /**
-         * Finds the step model's feature/state inputs and state/logits outputs: by name first
-         * (an input or output whose name contains "state" is the state; an output whose name
-         * contains "logit", or whose size is the class count, is the logits), else in the
-         * documented order (inputs feature, state; outputs state, logits).
+         * The step's signature tensors ({@code inputs}/{@code outputs}: name -&gt; spec), checked:
+         * inputs feature, control and every state; outputs every state and logits with one score
+         * per label. {@code model} names the file in error messages.
          */
-        public static StepIo resolve(String model, List<TensorSpec> inputs, List<TensorSpec> outputs, int classes) {
-            if (inputs.size() != 2 || outputs.size() != 2) {
-                throw new KvidException(model + ": a FASTER step model has 2 inputs (feature, state) and 2 outputs "
-                        + "(state, logits); this one has " + inputs.size() + " and " + outputs.size());
-            }
-            int si = byName(inputs, "state");
-            int fi = si < 0 ? 0 : 1 - si;
-            if (si < 0) {
-                si = 1;
-            }
-            int lo = byName(outputs, "logit");
-            if (lo < 0) {
-                int so = byName(outputs, "state");
-                if (so >= 0) {
-                    lo = 1 - so;
-                } else if (outputs.get(0).elementCount() == classes && outputs.get(1).elementCount() != classes) {
-                    lo = 0;
-                } else {
-                    lo = 1;
+        public static StepIo fromSignature(String model, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs,
+                                           List<String> stateNames, int classes) {
+            for (String name : inputs.keySet()) {
+                if (!FEATURE.equals(name) && !CONTROL.equals(name) && !stateNames.contains(name)) {
+                    throw new KvidException(model + ": step input \"" + name + "\" is neither the feature, the control "
+                            + "vector nor a state the sidecar names (" + stateNames + ")");
                 }
             }
-            int so = 1 - lo;
-            StepIo io = new StepIo(fi, si, so, lo, inputs.get(fi), inputs.get(si), outputs.get(so), outputs.get(lo));
-            if (io.stateIn.elementCount() != io.stateOut.elementCount()) {
-                throw new KvidException(model + ": state input " + TensorSpec.shapeString(io.stateIn.shape)
-                        + " and state output " + TensorSpec.shapeString(io.stateOut.shape) + " differ in size");
+            TensorSpec feature = need(model, "input", inputs, FEATURE);
+            TensorSpec control = need(model, "input", inputs, CONTROL);
+            if (control.elementCount() != CONTROL_FIELDS.length) {
+                throw new KvidException(model + ": control input " + TensorSpec.shapeString(control.shape) + " does not hold "
+                        + CONTROL_FIELDS.length + " values");
             }
-            if (io.logits.elementCount() != classes) {
-                throw new KvidException(model + ": logits output " + TensorSpec.shapeString(io.logits.shape)
-                        + " does not have one score per label (" + classes + " labels)");
-            }
-            return io;
-        }
-
-        private static int byName(List<TensorSpec> specs, String word) {
-            int found = -1;
-            for (int i = 0; i < specs.size(); i++) {
-                if (specs.get(i).name.toLowerCase(java.util.Locale.ROOT).contains(word)) {
-                    if (found >= 0) {
-                        return -1; // ambiguous: fall back to the documented order
+            Map<String, TensorSpec> in = new LinkedHashMap<String, TensorSpec>();
+            Map<String, TensorSpec> out = new LinkedHashMap<String, TensorSpec>();
+            for (String s : stateNames) {
+                TensorSpec si = need(model, "input", inputs, s);
+                TensorSpec so = need(model, "output", outputs, s);
+                if (si.elementCount() != so.elementCount()) {
+                    throw new KvidException(model + ": state " + s + " goes in as " + TensorSpec.shapeString(si.shape)
+                            + " but comes out as " + TensorSpec.shapeString(so.shape));
+                }
+                for (TensorSpec t : new TensorSpec[] {si, so}) {
+                    if (t.isFloat() || t.bytesPerElement() != 1) {
+                        throw new KvidException(model + ": state " + s + " is " + t.dtype + "; FASTER exports carry 8-bit states");
                     }
-                    found = i;
                 }
+                in.put(s, si);
+                out.put(s, so);
             }
-            return found;
+            TensorSpec logits = need(model, "output", outputs, LOGITS);
+            if (logits.elementCount() != classes) {
+                throw new KvidException(model + ": logits " + TensorSpec.shapeString(logits.shape)
+                        + " do not have one score per label (" + classes + " labels)");
+            }
+            return new StepIo(feature, control, new ArrayList<String>(stateNames), in, out, logits);
         }
-    }
 
-    /** The step model's inputs for one clip, in the step's own quantisation. */
-    public static final class StepInput {
-        public final byte[] feature;
-        public final byte[] state;
-
-        StepInput(byte[] feature, byte[] state) {
-            this.feature = feature;
-            this.state = state;
+        private static TensorSpec need(String model, String kind, Map<String, TensorSpec> specs, String name) {
+            TensorSpec t = specs.get(name);
+            if (t == null) {
+                throw new KvidException(model + ": the step model has no " + kind + " \"" + name + "\" (its signature has "
+                        + specs.keySet() + ")");
+            }
+            return t;
         }
     }
 
     public FasterSession(Sidecar.Faster faster, TensorSpec expensiveOut, TensorSpec cheapOut, StepIo step) {
         this.scheduler = faster.scheduler();
-        this.stateInit = faster.stateInit;
         this.expensiveOut = expensiveOut;
         this.cheapOut = cheapOut;
         this.step = step;
-        for (TensorSpec t : new TensorSpec[] {expensiveOut, cheapOut, step.feature, step.stateIn, step.stateOut}) {
+        for (TensorSpec t : new TensorSpec[] {expensiveOut, cheapOut, step.feature}) {
             if (t.isFloat() || t.bytesPerElement() != 1) {
-                throw new KvidException(t.name + ": FASTER bookkeeping expects 8-bit tensors, found " + t.dtype);
+                throw new KvidException(t.name + ": FASTER feature maps are 8-bit in kvid exports, found " + t.dtype);
             }
         }
-        if (expensiveOut.elementCount() != step.feature.elementCount()) {
-            throw new KvidException(faster.expensive + ": feature " + TensorSpec.shapeString(expensiveOut.shape)
-                    + " does not fit the step's feature input " + TensorSpec.shapeString(step.feature.shape));
+        if (faster.feature != null) {
+            checkDeclared(faster.step, "feature", step.feature, faster.feature);
         }
-        if (cheapOut.elementCount() != step.feature.elementCount()) {
-            throw new KvidException(faster.cheap + ": feature " + TensorSpec.shapeString(cheapOut.shape)
-                    + " does not fit the step's feature input " + TensorSpec.shapeString(step.feature.shape));
-        }
-        if (faster.stateShape != null) {
-            long n = 1;
-            for (int d : faster.stateShape) {
-                n *= d;
+        for (TensorSpec declared : faster.states) {
+            TensorSpec real = step.stateIn.get(declared.name);
+            if (real == null) {
+                throw new KvidException(faster.step + ": the sidecar's state \"" + declared.name + "\" is not a step input");
             }
-            if (n != step.stateIn.elementCount()) {
-                throw new KvidException(faster.step + ": state input " + TensorSpec.shapeString(step.stateIn.shape)
-                        + " does not match the sidecar's state_shape " + TensorSpec.shapeString(faster.stateShape));
-            }
+            checkDeclared(faster.step, "state " + declared.name, real, declared);
         }
-        if (INIT_FIRST_FEATURE.equals(stateInit) && step.feature.elementCount() != step.stateIn.elementCount()) {
-            throw new KvidException(faster.step + ": state_init \"first_feature\" needs the feature and the state to have "
-                    + "the same size, found " + TensorSpec.shapeString(step.feature.shape) + " and "
-                    + TensorSpec.shapeString(step.stateIn.shape));
+        String[] names = {faster.expensive, faster.cheap};
+        TensorSpec[] outs = {expensiveOut, cheapOut};
+        for (int i = 0; i < 2; i++) {
+            if (outs[i].elementCount() != step.feature.elementCount()) {
+                throw new KvidException(names[i] + ": feature " + TensorSpec.shapeString(outs[i].shape)
+                        + " does not fit the step's feature input " + TensorSpec.shapeString(step.feature.shape));
+            }
         }
         reset();
     }
 
-    /** Starts a new video or stream: clip 0 next, state forgotten. */
+    private static void checkDeclared(String model, String what, TensorSpec real, TensorSpec declared) {
+        if (!java.util.Arrays.equals(real.shape, declared.shape) || !real.sameQuantization(declared)) {
+            throw new KvidException(model + ": " + what + " is " + real + " but the sidecar says " + declared);
+        }
+    }
+
+    /** Starts a new video or stream: clip 0 next, every state back to zero. */
     public void reset() {
         clipIndex = 0;
-        state = null;
-        keepStepState = true;
+        stepPending = false;
+        states.clear();
+        for (String s : step.stateNames) {
+            states.put(s, encode(new float[step.stateIn.get(s).elementCount()], step.stateIn.get(s)));
+        }
     }
 
     public int clipIndex() {
@@ -188,16 +183,33 @@ public final class FasterSession {
         return scheduler.isExpensive(clipIndex);
     }
 
-    /** The current state (step state-input quantisation), or null before the first clip. */
-    public byte[] state() {
-        return state == null ? null : state.clone();
+    /** The current value of state {@code name} (the step's input encoding). */
+    public byte[] state(String name) {
+        byte[] s = states.get(name);
+        if (s == null) {
+            throw new KvidException("no state \"" + name + "\" (states: " + states.keySet() + ")");
+        }
+        return s.clone();
     }
 
     /**
-     * The step's inputs for this clip's feature map ({@code feature}: the raw output bytes of the
-     * expensive model if {@code expensive}, else of the cheap one).
+     * The control vector of clip {@code t}: first = [t == 0], keep = 1 - first, expensive,
+     * cheap = 1 - expensive, weight = 1 / (t + 1), decay = 1 - weight (computed in double,
+     * stored as float32, as numpy builds it).
      */
-    public StepInput stepInput(byte[] feature, boolean expensive) {
+    public static float[] controlVector(int t, boolean expensive) {
+        double first = t == 0 ? 1.0 : 0.0;
+        double e = expensive ? 1.0 : 0.0;
+        double w = 1.0 / (t + 1);
+        return new float[] {(float) first, (float) (1.0 - first), (float) e, (float) (1.0 - e), (float) w, (float) (1.0 - w)};
+    }
+
+    /**
+     * Every input of the step model for this clip, by signature name: the feature map
+     * ({@code feature}: raw output bytes of the expensive model if {@code expensive}, else of the
+     * cheap one) requantised, the control vector, the states.
+     */
+    public Map<String, byte[]> stepInputs(byte[] feature, boolean expensive) {
         if (expensive != nextIsExpensive()) {
             throw new KvidException("clip " + clipIndex + " is scheduled " + (nextIsExpensive() ? "expensive" : "cheap")
                     + " (pattern " + scheduler + "), not " + (expensive ? "expensive" : "cheap"));
@@ -206,66 +218,71 @@ public final class FasterSession {
         if (feature.length != from.elementCount()) {
             throw new KvidException(from.name + ": " + feature.length + " feature bytes, expected " + from.elementCount());
         }
-        byte[] f = requantize(feature, from, step.feature);
-        if (state == null) {
-            if (INIT_FIRST_FEATURE.equals(stateInit)) {
-                state = requantize(feature, from, step.stateIn); // o_0 = x_0
-                keepStepState = false; // clip 0: the step only gives the prediction
-            } else {
-                state = zeros(step.stateIn);
-                keepStepState = true;
-            }
-        } else {
-            keepStepState = true;
+        Map<String, byte[]> in = new LinkedHashMap<String, byte[]>();
+        in.put(FEATURE, requantize(feature, from, step.feature));
+        in.put(CONTROL, encode(controlVector(clipIndex, expensive), step.control));
+        for (String s : step.stateNames) {
+            in.put(s, states.get(s).clone());
         }
-        return new StepInput(f, state.clone());
+        stepPending = true;
+        return in;
     }
 
     /**
-     * Takes the step's outputs for this clip: carries the state (requantised into the state
-     * input's parameters), advances to the next clip and returns the dequantised logits.
+     * Takes the step's outputs for this clip - {@code stateOutputs} by name (raw bytes) and the
+     * logits read with {@link Scores#read} - carries the states (requantised where the step's
+     * state output and input differ), advances to the next clip and returns the logits.
      */
-    public float[] finishStep(byte[] stateOut, byte[] logitsOut) {
-        if (state == null) {
-            throw new KvidException("finishStep() before stepInput() for clip " + clipIndex);
+    public float[] finishStep(Map<String, byte[]> stateOutputs, float[] logits) {
+        if (!stepPending) {
+            throw new KvidException("finishStep() without stepInputs() for clip " + clipIndex);
         }
-        if (stateOut.length != step.stateOut.elementCount()) {
-            throw new KvidException(step.stateOut.name + ": " + stateOut.length + " state bytes, expected "
-                    + step.stateOut.elementCount());
+        if (logits.length != step.logits.elementCount()) {
+            throw new KvidException("logits: " + logits.length + " scores, expected " + step.logits.elementCount());
         }
-        if (keepStepState) {
-            state = requantize(stateOut, step.stateOut, step.stateIn);
+        Map<String, byte[]> next = new LinkedHashMap<String, byte[]>();
+        for (String s : step.stateNames) {
+            byte[] out = stateOutputs.get(s);
+            if (out == null || out.length != step.stateOut.get(s).elementCount()) {
+                throw new KvidException("state " + s + ": missing or wrong size in the step's outputs");
+            }
+            next.put(s, requantize(out, step.stateOut.get(s), step.stateIn.get(s)));
         }
-        clipIndex++;
-        if (step.logits.isFloat()) {
-            throw new KvidException(step.logits.name + ": use finishStep(byte[], float[]) for float logits");
-        }
-        return Scores.dequantize(logitsOut, step.logits);
-    }
-
-    /** As {@link #finishStep(byte[], byte[])} for a step model with float32 logits. */
-    public float[] finishStep(byte[] stateOut, float[] logits) {
-        if (state == null) {
-            throw new KvidException("finishStep() before stepInput() for clip " + clipIndex);
-        }
-        if (keepStepState) {
-            state = requantize(stateOut, step.stateOut, step.stateIn);
-        }
+        states.putAll(next);
+        stepPending = false;
         clipIndex++;
         return logits.clone();
     }
 
-    /** The integer encoding of real 0 in {@code spec}: its zero point, clamped. */
-    static byte[] zeros(TensorSpec spec) {
-        byte[] out = new byte[spec.elementCount()];
-        Arrays.fill(out, (byte) Math.max(spec.qmin(), Math.min(spec.qmax(), spec.zeroPoint)));
+    /**
+     * Real values to a tensor's bytes: 8-bit {@code clamp(rint(x / scale) + zeroPoint)} in
+     * float32, or float32 little-endian for float tensors.
+     */
+    public static byte[] encode(float[] x, TensorSpec spec) {
+        if (spec.isFloat()) {
+            ByteBuffer b = ByteBuffer.allocate(x.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            for (float v : x) {
+                b.putFloat(v);
+            }
+            return b.array();
+        }
+        if (spec.bytesPerElement() != 1) {
+            throw new KvidException(spec.name + ": cannot encode " + spec.dtype + " values");
+        }
+        float scale = (float) spec.scale;
+        byte[] out = new byte[x.length];
+        for (int i = 0; i < x.length; i++) {
+            float r = (float) Math.rint(x[i] / scale);
+            long q = (long) r + spec.zeroPoint;
+            out[i] = (byte) Math.max(spec.qmin(), Math.min(spec.qmax(), q));
+        }
         return out;
     }
 
     /**
-     * Re-encodes 8-bit values from one quantisation to another:
-     * {@code q' = clamp(rint(((float) q - zp) * scale / scale') + zp')} in float32 arithmetic;
-     * identical parameters copy the bytes.
+     * Re-encodes 8-bit values from one quantisation to another, as
+     * {@code _quantize(_dequantize(q, from), to)}: {@code real = ((float) q - zp) * scale},
+     * {@code q' = clamp(rint(real / scale') + zp')}, float32; identical parameters copy the bytes.
      */
     public static byte[] requantize(byte[] q, TensorSpec from, TensorSpec to) {
         if (from.sameQuantization(to)) {
@@ -273,14 +290,14 @@ public final class FasterSession {
         }
         boolean unsigned = "uint8".equals(from.dtype);
         float sFrom = (float) from.scale;
-        float sTo = (float) to.scale;
-        byte[] table = new byte[256];
+        float[] real = new float[256];
         for (int b = 0; b < 256; b++) {
             int v = unsigned ? b : (byte) b;
-            float real = ((float) v - from.zeroPoint) * sFrom;
-            float r = (float) Math.rint(real / sTo);
-            long out = (long) r + to.zeroPoint;
-            table[b] = (byte) Math.max(to.qmin(), Math.min(to.qmax(), out));
+            real[b] = ((float) v - (float) from.zeroPoint) * sFrom;
+        }
+        byte[] table = encode(real, to);
+        if (table.length != 256) {
+            throw new KvidException(to.name + ": requantize() writes 8-bit tensors");
         }
         byte[] out = new byte[q.length];
         for (int i = 0; i < q.length; i++) {

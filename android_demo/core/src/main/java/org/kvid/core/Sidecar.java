@@ -44,7 +44,10 @@ public final class Sidecar {
         }
     }
 
-    /** The FASTER block: clip length L, N clips, the #E:#C pattern and the three models. */
+    /**
+     * The FASTER block (export/faster.py): clip length L, N clips, the #E:#C pattern, the three
+     * model files, and the step's state tensors (names, for its signature) and feature input.
+     */
     public static final class Faster {
         public final int clipFrames;
         public final int clips;
@@ -53,12 +56,15 @@ public final class Sidecar {
         public final String expensive;
         public final String cheap;
         public final String step;
+        public final String aggregator;
         public final int[] stateShape;
-        /** How the aggregator state starts: see {@link FasterSession}. */
-        public final String stateInit;
+        /** The step's state tensors, in the sidecar's order (names match its signature). */
+        public final List<TensorSpec> states;
+        /** The step's feature input as the sidecar describes it, or null. */
+        public final TensorSpec feature;
 
-        Faster(int clipFrames, int clips, int e, int c, String expensive, String cheap, String step,
-               int[] stateShape, String stateInit) {
+        Faster(int clipFrames, int clips, int e, int c, String expensive, String cheap, String step, String aggregator,
+               int[] stateShape, List<TensorSpec> states, TensorSpec feature) {
             this.clipFrames = clipFrames;
             this.clips = clips;
             this.expensivePerPeriod = e;
@@ -66,12 +72,22 @@ public final class Sidecar {
             this.expensive = expensive;
             this.cheap = cheap;
             this.step = step;
+            this.aggregator = aggregator;
             this.stateShape = stateShape;
-            this.stateInit = stateInit;
+            this.states = Collections.unmodifiableList(states);
+            this.feature = feature;
         }
 
         public FasterScheduler scheduler() {
             return new FasterScheduler(expensivePerPeriod, cheapPerPeriod);
+        }
+
+        public List<String> stateNames() {
+            List<String> out = new ArrayList<String>();
+            for (TensorSpec t : states) {
+                out.add(t.name);
+            }
+            return out;
         }
     }
 
@@ -179,21 +195,31 @@ public final class Sidecar {
         int clipFrames = positive(f, "clip_frames", what);
         int clips = positive(f, "clips", what);
         int[] pattern = Json.asIntArray(Json.require(f, "pattern", what), what + ".pattern");
-        if (pattern.length != 2 || pattern[0] < 1 || pattern[1] < 0) {
-            throw new KvidException(what + ".pattern: expected [#E, #C] with #E >= 1 and #C >= 0, found "
+        if (pattern.length != 2 || pattern[0] < 0 || pattern[1] < 0 || pattern[0] + pattern[1] == 0) {
+            throw new KvidException(what + ".pattern: expected [#E, #C] such as [1, 3], found "
                     + TensorSpec.shapeString(pattern));
         }
         String e = Json.asString(Json.require(f, "expensive", what), what + ".expensive");
         String c = Json.asString(Json.require(f, "cheap", what), what + ".cheap");
         String step = Json.asString(Json.require(f, "step", what), what + ".step");
+        String aggregator = f.get("aggregator") == null ? "" : Json.asString(f.get("aggregator"), what + ".aggregator");
         int[] stateShape = f.get("state_shape") == null ? null : Json.asIntArray(f.get("state_shape"), what + ".state_shape");
-        String init = f.get("state_init") == null ? FasterSession.INIT_FIRST_FEATURE
-                : Json.asString(f.get("state_init"), what + ".state_init");
-        if (!FasterSession.INIT_FIRST_FEATURE.equals(init) && !FasterSession.INIT_ZEROS.equals(init)) {
-            throw new KvidException(what + ".state_init: \"" + init + "\" is not one of \""
-                    + FasterSession.INIT_FIRST_FEATURE + "\", \"" + FasterSession.INIT_ZEROS + "\"");
+        List<TensorSpec> states = new ArrayList<TensorSpec>();
+        if (f.get("states") != null) {
+            List<Object> raw = Json.asArray(f.get("states"), what + ".states");
+            for (int i = 0; i < raw.size(); i++) {
+                TensorSpec t = TensorSpec.fromJson(raw.get(i), what + ".states[" + i + "]");
+                if (t.name.isEmpty()) {
+                    throw new KvidException(what + ".states[" + i + "]: the state has no name");
+                }
+                states.add(t);
+            }
         }
-        return new Faster(clipFrames, clips, pattern[0], pattern[1], e, c, step, stateShape, init);
+        if (states.isEmpty()) {
+            throw new KvidException(what + ".states: the step's state tensors are not listed");
+        }
+        TensorSpec feature = f.get("feature") == null ? null : TensorSpec.fromJson(f.get("feature"), what + ".feature");
+        return new Faster(clipFrames, clips, pattern[0], pattern[1], e, c, step, aggregator, stateShape, states, feature);
     }
 
     private static int positive(Map<String, Object> m, String key, String what) {
@@ -228,13 +254,26 @@ public final class Sidecar {
      * on wrongly laid-out bytes. {@code modelName} names the model file in the message.
      */
     public void checkModel(String modelName, TensorSpec realInput, TensorSpec realOutput) {
+        checkInput(modelName, realInput);
+        checkOutput(modelName, realOutput);
+    }
+
+    /** Checks a model's class-score output (class count, dtype, quantisation) against this sidecar. */
+    public void checkOutput(String modelName, TensorSpec realOutput) {
+        checkLabels(modelName, realOutput);
+        checkQuantization(modelName, "output", realOutput, output);
+    }
+
+    /**
+     * Checks a model's clip input (shape, dtype, quantisation) against this sidecar; for FASTER
+     * the expensive and the cheap clip models both take the sidecar's input.
+     */
+    public void checkInput(String modelName, TensorSpec realInput) {
         if (!java.util.Arrays.equals(realInput.shape, input.shape)) {
             throw new KvidException(modelName + ": input shape " + TensorSpec.shapeString(realInput.shape)
                     + " does not match its sidecar " + source + " " + TensorSpec.shapeString(input.shape));
         }
         checkQuantization(modelName, "input", realInput, input);
-        checkLabels(modelName, realOutput);
-        checkQuantization(modelName, "output", realOutput, output);
     }
 
     /** The model's class count (last output dimension) must equal the number of labels. */

@@ -148,12 +148,45 @@ public class GoldenVectorsTest {
         }
         assertTrue(checkedClips > 0);
         if (sc.faster != null) {
-            Map<String, Object> f = Json.asObject(manifest.get("faster"), "faster");
-            assertEquals("FASTER schedule", Json.asString(f.get("schedule"), "schedule"),
-                    sc.faster.scheduler().schedule(sc.faster.clips));
+            checkFaster(dir, sc, Json.asObject(manifest.get("faster"), "faster"));
         }
         System.out.println("golden vectors: " + samples.size() + " samples, " + checkedClips + " clips match ("
                 + dir.getPath() + ")");
+    }
+
+    /** FASTER bookkeeping against kvid.runtime.faster: schedule, control inputs, zero states, requantisation. */
+    private static void checkFaster(File dir, Sidecar sc, Map<String, Object> f) throws IOException {
+        String schedule = Json.asString(f.get("schedule"), "schedule");
+        assertEquals("FASTER schedule", schedule, sc.faster.scheduler().schedule(sc.faster.clips));
+
+        Map<String, Object> control = Json.asObject(f.get("control"), "control");
+        TensorSpec cspec = TensorSpec.fromJson(control.get("spec"), "control.spec");
+        byte[] expected = read(new File(dir, Json.asString(control.get("bytes"), "control.bytes")));
+        assertEquals(sc.faster.clips * 6, expected.length);
+        for (int t = 0; t < sc.faster.clips; t++) {
+            byte[] got = FasterSession.encode(FasterSession.controlVector(t, schedule.charAt(t) == 'E'), cspec);
+            assertArrayEquals("control input of clip " + t, java.util.Arrays.copyOfRange(expected, t * 6, t * 6 + 6), got);
+        }
+
+        List<Object> zeros = Json.asArray(f.get("zero_states"), "zero_states");
+        assertEquals(sc.faster.states.size(), zeros.size());
+        for (Object zo : zeros) {
+            Map<String, Object> z = Json.asObject(zo, "zero_state");
+            TensorSpec st = TensorSpec.fromJson(z.get("state"), "zero_state.state");
+            assertArrayEquals("zero state " + st.name, read(new File(dir, Json.asString(z.get("bytes"), "bytes"))),
+                    FasterSession.encode(new float[st.elementCount()], st));
+        }
+
+        List<Object> pairs = Json.asArray(f.get("requantize"), "requantize");
+        assertTrue(pairs.size() >= 2);
+        for (Object po : pairs) {
+            Map<String, Object> p = Json.asObject(po, "requantize");
+            TensorSpec from = TensorSpec.fromJson(p.get("from"), "from");
+            TensorSpec to = TensorSpec.fromJson(p.get("to"), "to");
+            byte[] in = read(new File(dir, Json.asString(p.get("input"), "input")));
+            byte[] out = read(new File(dir, Json.asString(p.get("output"), "output")));
+            assertArrayEquals("requantize " + from + " -> " + to, out, FasterSession.requantize(in, from, to));
+        }
     }
 
     private static int firstDifference(byte[] a, byte[] b) {

@@ -122,15 +122,22 @@ public class SidecarTest {
     @Test
     public void fasterBlock() {
         String json = EXAMPLE.replace("\"faster\": null", "\"faster\": {\"clip_frames\": 8, \"clips\": 16, \"pattern\": [1, 7], "
-                + "\"expensive\": \"e.tflite\", \"cheap\": \"c.tflite\", \"step\": \"step.tflite\", \"state_shape\": [1, 7, 7, 64]}");
+                + "\"expensive\": \"m_expensive.tflite\", \"cheap\": \"m_cheap.tflite\", \"step\": \"m.tflite\", "
+                + "\"aggregator\": \"fastgru\", \"state_shape\": [1, 1, 49, 64], "
+                + "\"states\": [{\"name\": \"state\", \"shape\": [1, 1, 49, 64], \"dtype\": \"int8\", \"scale\": 0.02, \"zero_point\": 0}], "
+                + "\"feature\": {\"name\": \"feature\", \"shape\": [1, 1, 49, 64], \"dtype\": \"int8\", \"scale\": 0.05, \"zero_point\": -3}, "
+                + "\"control\": [\"first\", \"keep\", \"expensive\", \"cheap\", \"weight\", \"decay\"]}");
         Sidecar s = Sidecar.parse(json, "model.json");
         assertEquals(16, s.faster.clips);
         assertEquals("ECCCCCCCE", s.faster.scheduler().schedule(9));
-        assertArrayEquals(new int[] {1, 7, 7, 64}, s.faster.stateShape);
-        assertEquals(FasterSession.INIT_FIRST_FEATURE, s.faster.stateInit);
+        assertArrayEquals(new int[] {1, 1, 49, 64}, s.faster.stateShape);
+        assertEquals("[state]", s.faster.stateNames().toString());
+        assertEquals(-3, s.faster.feature.zeroPoint);
+        assertEquals("fastgru", s.faster.aggregator);
         assertEquals(3, s.requiredModelFiles("model.tflite").size());
         expectError(json.replace("\"clip_frames\": 8", "\"clip_frames\": 4"), "clip_frames 4");
-        expectError(json.replace("[1, 7],", "[0, 7],"), "pattern");
+        expectError(json.replace("[1, 7],", "[0, 0],"), "pattern");
+        expectError(json.replace("\"name\": \"state\", ", ""), "states[0]");
     }
 
     private static void write(File f, String text) throws IOException {
