@@ -200,3 +200,29 @@ def test_golden_python_side_matches_kvid_data():
     q = quantize_input(view, sc["input"])
     assert q.dtype == np.int8 and np.array_equal(q.astype(np.int16), view.astype(np.int16) - 128)
     assert list(top_k(np.array([1, 3, 3, 2, 3], np.float32))) == [1, 2, 4, 3, 0]
+
+
+@pytest.mark.slow
+def test_android_assets_of_a_real_int8_export(tmp_path, compiled):
+    """`write_android_assets` on a real int8 export (the opscheck preset): the sidecar kvid
+    export writes is what core reads, the model's own logits (ai-edge-litert) are in the golden
+    vectors, and JUnit rebuilds everything from them."""
+    pytest.importorskip("tensorflow")
+    from export.android_assets import write_android_assets
+    from export.preset import export_preset
+
+    java, cp, _ = compiled
+    tflite = tmp_path / "ops.tflite"
+    export_preset("opscheck", str(tflite), calibration_clips=2, parity_clips=0)
+    assets = tmp_path / "assets"
+    result = write_android_assets(str(tflite), str(assets))
+    assert sorted(result["files"]) == ["golden/", "labels.txt", "model.json", "model.tflite"]
+    manifest = _manifest(str(assets / "golden"))
+    assert manifest["model_logits"] is True
+    r = subprocess.run(
+        [java, f"-Dkvid.golden={assets / 'golden'}", "-Dkvid.golden.required=true", "-cp", cp,
+         "org.junit.runner.JUnitCore", "org.kvid.core.GoldenVectorsTest"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert "clips match" in r.stdout
