@@ -17,6 +17,7 @@ import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import java.util.Locale
 import java.util.concurrent.Executors
+import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
 import org.kvid.core.ClipWindow
 import org.kvid.core.KvidException
@@ -209,9 +210,9 @@ class MainActivity : ComponentActivity() {
                             }
                         }
                     }
-                    val final = if (f != null) last else FloatArray(sum.size) { sum[it] / sampling.clips }
+                    val overall = if (f != null) last else FloatArray(sum.size) { sum[it] / sampling.clips }
                     val e2e = System.nanoTime() - t0
-                    val text = top5Text(final)
+                    val text = top5Text(overall)
                     val latency = "model ${ms(modelNanos)} (${sampling.clips} clip${if (sampling.clips > 1) "s" else ""}" +
                         (if (schedule.isNotEmpty()) " $schedule" else "") + ")\n" +
                         "end to end ${ms(e2e)} (decode ${cache.size} frames + preprocess + model)\n" +
@@ -254,7 +255,13 @@ class MainActivity : ComponentActivity() {
         val cam = CameraClips(
             this, this, previewView, c.clipInput, window,
             tryTakeClip = { inferenceBusy.compareAndSet(false, true) },
-            onClip = { clip, arrived -> worker.execute { runLiveClip(clip, arrived) } },
+            onClip = { clip, arrived ->
+                try {
+                    worker.execute { runLiveClip(clip, arrived) }
+                } catch (e: RejectedExecutionException) {
+                    inferenceBusy.set(false) // the activity is going away
+                }
+            },
         )
         camera = cam
         previewView.visibility = View.VISIBLE
