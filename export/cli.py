@@ -23,6 +23,8 @@ def add_parsers(sub):
     p.add_argument("--float-output", action="store_true", help="int8 model with float32 logits")
     p.add_argument("--allow-float-fallback", action="store_true",
                    help="write an int8 model even if the audit finds float ops")
+    p.add_argument("--android-assets", metavar="DIR",
+                   help="also write what android_demo needs: model, labels, sidecar, golden vectors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run_export)
 
@@ -90,7 +92,16 @@ def run_export_source(args) -> int:
     else:
         print(format_report(result["path"], result["audit"]))
         print(f"wrote {result['path']} ({result['bytes'] / 1024:.1f} KiB) and its sidecar")
+    _android_assets(args, result["path"])
     return 0
+
+
+def _android_assets(args, tflite_path):
+    if args.android_assets:
+        from export.android_assets import write_android_assets
+
+        write_android_assets(tflite_path, args.android_assets)
+        print(f"wrote Android assets to {args.android_assets}")
 
 
 def run_export(args) -> int:
@@ -121,4 +132,6 @@ def run_export(args) -> int:
         if "sqnr_db" in result:
             print(f"parity vs Keras on {result['clips']} random clips: SQNR {result['sqnr_db']:.1f} dB, "
                   f"argmax agreement {result['agreement']:.0%}")
+    if report["ok"]:
+        _android_assets(args, result["path"])
     return 0 if report["ok"] else 1

@@ -74,7 +74,7 @@ class VideoClassifier:
         logits, model_s = self.predict_views(views)
         total_s = time.perf_counter() - t0
         probs = softmax(logits)
-        order = np.argsort(-probs)[:top_k]
+        order = np.argsort(-probs, kind="stable")[:top_k]  # ties: lower index first (as the app)
         return {
             "video": str(video_path),
             "top": [{"label": self.labels[i], "index": int(i), "score": float(probs[i])} for i in order],
