@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a module of a package not built yet
-            if exc.name == name:
-                continue
+            if exc.name and (name + ".").startswith(exc.name + "."):
+                continue  # that package is not in this install
             raise
         module.add_parsers(sub)
     return parser
