@@ -20,7 +20,11 @@ on it with horizontal flips.
 Appearance is random and shared by all classes: asymmetric polygon shapes, colours, solid /
 striped / noisy textures, backgrounds (noise, gradients, stripes, checkerboards, blobs), a
 distractor object in half of the videos, per-pixel noise, brightness flicker and a camera
-jitter (a random walk of the view). Each video draws from its own generator seeded by
+jitter (a small random walk of the view). One thing is held fixed so that small models learn
+the task from a few hundred videos on a CPU: backgrounds are dark and objects bright (with
+both polarities mixed, a small 3D CNN on 420 training videos stayed near chance after 30
+epochs; with one polarity it reached 88% on val at 8x32x32, while the same network on single
+frames stayed at chance, 11%). Each video draws from its own generator seeded by
 ``(seed, class, video)``, so the output is the same for the same seed on every run.
 Sizes are rounded down to even numbers (the MPEG-4 writer needs them even).
 """
@@ -106,7 +110,7 @@ def write_synthetic(
 def render_video(name: str, frames: int, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     """One video of class ``name``: uint8 ``(frames, height, width, 3)`` RGB."""
     side = min(width, height)
-    jit = max(2, side // 16)
+    jit = max(1, side // 32)  # camera shake bound: small beside the object's motion
     bg = _background(height + 2 * jit, width + 2 * jit, rng)
     obj = _Object(rng, side, bg)
     extra = _Object(rng, side, bg, scale=0.6) if rng.random() < 0.5 else None
@@ -114,22 +118,18 @@ def render_video(name: str, frames: int, width: int, height: int, rng: np.random
     cx, cy, angle, scale, alpha = _trajectory(name, t, obj.radius, width, height, rng)
     ex, ey = (rng.uniform(0.15, 0.85) * width, rng.uniform(0.15, 0.85) * height)
     edrift = rng.normal(0, side * 0.01, (frames, 2)).cumsum(axis=0)
-    cam = np.clip(rng.normal(0, jit * 0.35, (frames, 2)).cumsum(axis=0), -jit, jit).round().astype(int)
-    sigma = rng.uniform(0, 8)
-    noise = rng.normal(0, sigma, (frames, height, width, 3)).astype(np.float32) if sigma > 0.5 else None
-    flicker = 1.0 + rng.normal(0, 0.03, frames).cumsum() * 0.3
-    video = np.empty((frames, height, width, 3), np.uint8)
+    cam = np.clip(rng.normal(0, jit * 0.25, (frames, 2)).cumsum(axis=0), -jit, jit).round().astype(int)
+    views = np.empty((frames, height, width, 3), np.uint8)
     for i in range(frames):
         canvas = bg.copy()
         if extra is not None:
             extra.draw(canvas, ex + edrift[i, 0] + jit, ey + edrift[i, 1] + jit, extra.angle0, 1.0, 1.0)
         obj.draw(canvas, cx[i] + jit, cy[i] + jit, angle[i], scale[i], alpha[i])
-        view = canvas[jit + cam[i, 1] : jit + cam[i, 1] + height, jit + cam[i, 0] : jit + cam[i, 0] + width]
-        frame = view.astype(np.float32) * flicker[i]
-        if noise is not None:
-            frame += noise[i]
-        video[i] = np.clip(frame, 0, 255).astype(np.uint8)
-    return video
+        views[i] = canvas[jit + cam[i, 1] : jit + cam[i, 1] + height, jit + cam[i, 0] : jit + cam[i, 0] + width]
+    flicker = (1.0 + rng.normal(0, 0.01, frames).cumsum()).astype(np.float32)
+    video = views.astype(np.float32) * flicker[:, None, None, None]
+    video += rng.standard_normal(video.shape, dtype=np.float32) * np.float32(rng.uniform(0, 5))
+    return np.clip(video, 0, 255).astype(np.uint8)
 
 
 def _trajectory(name: str, t: np.ndarray, radius: float, width: int, height: int, rng):
@@ -180,14 +180,17 @@ def _start(d: float, dist: float, margin: float, extent: int, rng) -> float:
 class _Object:
     def __init__(self, rng, side: int, bg: np.ndarray, scale: float = 1.0):
         self.outline = _SHAPES[rng.integers(len(_SHAPES))] * rng.uniform(0.75, 1.25, 2)
-        self.radius = rng.uniform(0.11, 0.17) * side * scale
+        self.radius = rng.uniform(0.15, 0.22) * side * scale
         self.angle0 = rng.uniform(0, 360)
-        base = rng.integers(0, 256, 3)
-        if np.abs(base - bg.reshape(-1, 3).mean(axis=0)).sum() < 150:  # keep it visible
-            base = 255 - base
+        mean = bg.reshape(-1, 3).mean(axis=0)
+        for _ in range(20):  # any hue, but clearly brighter than the (dark) background
+            base = rng.integers(110, 256, 3)
+            base[rng.integers(3)] = rng.integers(0, 256)
+            if (base - mean).sum() >= 200:
+                break
         self.color = base.astype(np.float32)
         self.texture = rng.integers(3)  # solid, stripes, speckle
-        self.color2 = rng.integers(0, 256, 3).astype(np.float32)
+        self.color2 = rng.integers(110, 256, 3).astype(np.float32)
         self.period = rng.uniform(3, 8)
         self.phase = rng.uniform(0, 100)
 
@@ -225,7 +228,8 @@ def _hash_noise(w: int, h: int, phase: float) -> np.ndarray:
 
 def _background(h: int, w: int, rng) -> np.ndarray:
     kind = rng.integers(5)
-    c1, c2 = rng.integers(0, 256, (2, 3)).astype(np.float32)
+    c1 = rng.integers(0, 100, 3).astype(np.float32)  # dark: objects are brighter (one polarity)
+    c2 = np.clip(c1 + rng.normal(0, 35, 3), 0, 255)  # textured, but quieter than the objects
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if kind == 0:  # smooth noise blobs
         low = rng.random((max(2, h // 12), max(2, w // 12), 1)).astype(np.float32)
