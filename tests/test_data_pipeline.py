@@ -102,6 +102,10 @@ def test_model_fit_takes_the_dataset_directly_with_cache(data):
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
     x, y = collect(ds)
     assert x.shape == (6, T, S, S, 3) and sorted(y.tolist()) == [0, 0, 1, 1, 2, 2]
+    assert ds.kvid_problems.errors == 3 and ds.kvid_problems.warnings == 0
+    short = make_dataset(data, "train", frames=T, size=S, batch_size=4, training=True, seed=1, cache=True, stride=3)
+    collect(short)  # span 10 > 8 frames: every video is looped, and says so once
+    assert short.kvid_problems.warnings == 6
     val = make_dataset(data, "val", frames=T, size=S, batch_size=4, training=False, cache=True)
     assert len(model.evaluate(val, verbose=0)) == 2
 

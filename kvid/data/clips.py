@@ -125,9 +125,14 @@ def open_video(path: str, spec: ClipSpec, problems: ProblemLog | None) -> VideoR
     """Open ``path``; notes (as a warning) a video shorter than a clip, which gets looped/stretched."""
     reader = VideoReader(path)
     if problems is not None and reader.num_frames < spec.span:
-        how = "looped" if spec.scheme == "dense" else "frames repeated"
-        problems.add(path, f"{reader.num_frames} frames, shorter than a clip ({spec.span}): {how}", "warning")
+        note_short(problems, path, reader.num_frames, spec)
     return reader
+
+
+def note_short(problems: ProblemLog, path: str, num_frames: int, spec: ClipSpec) -> None:
+    """Record (as a warning) that a video is shorter than a clip and how it is filled."""
+    how = "looped" if spec.scheme == "dense" else "frames repeated"
+    problems.add(path, f"{num_frames} frames, shorter than a clip ({spec.span}): {how}", "warning")
 
 
 def load_clip(path: str, spec: ClipSpec, rng: np.random.Generator, problems: ProblemLog | None = None) -> np.ndarray:
@@ -150,7 +155,7 @@ def load_views(path: str, spec: ClipSpec, problems: ProblemLog | None = None) ->
     return np.concatenate(views)
 
 
-def load_video(path: str, short_side: int | None = None, problems: ProblemLog | None = None) -> np.ndarray:
+def load_video(path: str, short_side: int | None = None) -> np.ndarray:
     """Every frame of a video, uint8 ``(N, H, W, 3)``, shrunk so the short side is at most ``short_side``."""
     with VideoReader(path) as reader:
         frames = reader.read(np.arange(reader.num_frames))

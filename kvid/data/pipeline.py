@@ -19,7 +19,9 @@
 
 Bad videos (``kvid.data.clips.ProblemLog``) are skipped, each logged once with file and
 reason; the log is ``ds.kvid_problems`` (also the ``problems=`` argument), and layout
-problems (missing files, unknown labels) are in it from the start.
+problems (missing files, unknown labels) are in it from the start. The returned dataset also
+carries ``ds.kvid_dataset`` (the ``layouts.Dataset``: items, labels) and ``ds.kvid_spec`` (the
+``ClipSpec``); ``with_options`` and friends return new objects without them.
 """
 
 from __future__ import annotations
@@ -148,7 +150,9 @@ def _training_clips(ds_info: Dataset, spec: ClipSpec, seed, cache, shuffle: bool
 
         def decode(i):
             i = int(i)
-            video = clipmod.safely(problems, paths[i], clipmod.load_video, paths[i], short, problems)
+            video = clipmod.safely(problems, paths[i], clipmod.load_video, paths[i], short)
+            if video is not None and len(video) < spec.span:
+                clipmod.note_short(problems, paths[i], len(video), spec)
             return _result(video, (1, 1, 1, 3), np.uint8, labels[i])
 
         def augment(video, r):
