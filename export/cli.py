@@ -6,8 +6,17 @@ import json
 
 
 def add_parsers(sub):
+    p = sub.add_parser("qat", help="quantization-aware fine-tuning of a trained run -> RUN/qat.keras")
+    p.add_argument("run", help="a kvid train run directory")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--lr", type=float, help="default: a tenth of the run's base learning rate")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--out", help="default RUN/qat.keras")
+    p.set_defaults(func=run_qat)
+
     p = sub.add_parser("export", help="convert a model to TFLite (int8/float32/...), audit, parity")
-    p.add_argument("source", nargs="?", help="a trained model: .keras file (float or QAT)")
+    p.add_argument("source", nargs="?",
+                   help="a run directory (int8 from RUN/qat.keras) or a .keras model (float or QAT)")
     p.add_argument("--model", help="a preset name: export it with random weights")
     p.add_argument("--frames", type=int)
     p.add_argument("--size", type=int)
@@ -58,8 +67,43 @@ def _read_labels(path):
         raise KvidError(f"{path}: cannot read labels ({exc.strerror})") from None
 
 
-def run_export_source(args) -> int:
+def run_qat(args) -> int:
+    from export.run import qat_run
+
+    path = qat_run(args.run, epochs=args.epochs, lr=args.lr, batch=args.batch, out=args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _print_result(args, result):
     from export.audit import format_report
+
+    if args.json:
+        public = {k: v for k, v in result.items() if k != "audit"}
+        public["audit"] = {k: v for k, v in result["audit"].items() if k != "op_list"}
+        print(json.dumps(public, indent=2))
+        return
+    print(format_report(result["path"], result["audit"]))
+    print(f"wrote {result['path']} ({result['bytes'] / 1024:.1f} KiB) and its sidecar")
+    p = result.get("parity")
+    if p:
+        tops = ", ".join(f"{k[:-5]} {v:.1%}" for k, v in p.items() if k.endswith("_top1"))
+        print(f"parity on {p['views']} validation views: top-1 {tops}; TFLite/Keras argmax "
+              f"agreement {p['agreement']:.1%}, logits SQNR {p['sqnr_db']:.1f} dB")
+
+
+def run_export_run(args) -> int:
+    from export.run import export_run
+
+    result = export_run(args.source, args.out, mode=args.to, ptq=args.ptq,
+                        float_output=args.float_output,
+                        allow_float_fallback=args.allow_float_fallback)
+    _print_result(args, result)
+    _android_assets(args, result["path"])
+    return 0
+
+
+def run_export_source(args) -> int:
     from export.convert import is_qat
     from export.model import export_model
     from kvid import KvidError
@@ -85,13 +129,7 @@ def run_export_source(args) -> int:
     result = export_model(model, args.out, mode=args.to, labels=labels,
                           representative=representative, float_output=args.float_output,
                           allow_float_fallback=args.allow_float_fallback)
-    if args.json:
-        public = {k: v for k, v in result.items() if k != "audit"}
-        public["audit"] = {k: v for k, v in result["audit"].items() if k != "op_list"}
-        print(json.dumps(public, indent=2))
-    else:
-        print(format_report(result["path"], result["audit"]))
-        print(f"wrote {result['path']} ({result['bytes'] / 1024:.1f} KiB) and its sidecar")
+    _print_result(args, result)
     _android_assets(args, result["path"])
     return 0
 
@@ -111,7 +149,9 @@ def run_export(args) -> int:
     if args.source and args.model:
         raise KvidError("export: give a trained model or --model NAME, not both")
     if args.source:
-        return run_export_source(args)
+        import os
+
+        return (run_export_run if os.path.isdir(args.source) else run_export_source)(args)
     if not args.model:
         raise KvidError("export: give a trained model (.keras) or --model NAME")
     from export.audit import format_report

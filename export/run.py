@@ -1,0 +1,121 @@
+"""QAT and export of a ``kvid train`` run directory (RUN/config.json, RUN/best.keras).
+
+``qat_run`` fine-tunes the run's best model with QAT on the run's own training data and clip
+settings and writes ``RUN/qat.keras``; ``export_run`` converts it (int8) or the float model
+(float32/float16/dynamic, or int8 by PTQ), writes the sidecar with the run's labels and
+sampling, and measures parity on the run's validation views: top-1 of float Keras, QAT Keras
+and the TFLite file on identical views, and the argmax agreement of TFLite with QAT Keras.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from kvid import KvidError
+
+QAT_MODEL = "qat.keras"
+
+
+def _run_paths(run_dir):
+    from kvid.train import rundir
+
+    if not rundir.is_run(run_dir):
+        raise KvidError(f"{run_dir}: not a kvid run directory (no {rundir.CONFIG})")
+    config = rundir.read_json(rundir.path(run_dir, rundir.CONFIG))
+    best = rundir.path(run_dir, rundir.BEST)
+    if not os.path.isfile(best):
+        final = rundir.path(run_dir, rundir.FINAL)
+        if not os.path.isfile(final):
+            raise KvidError(f"{run_dir}: no trained model yet ({rundir.BEST}); train or resume it first")
+        best = final
+    return config, best
+
+
+def clip_settings(config) -> dict:
+    clip = config["clip"]
+    return {"frames": int(clip["frames"]), "size": int(clip["size"]), "scheme": clip.get("scheme", "dense"),
+            "stride": int(clip.get("stride", 1)), "window": clip.get("window")}
+
+
+def _split(config, which):
+    data = config["data"]
+    return data.get("val_split") or "val" if which == "val" else data.get("train_split", "train")
+
+
+def qat_run(run_dir, *, epochs=2, lr=None, batch=None, out=None, verbose=1) -> str:
+    """QAT-fine-tune the run's best model; returns the path of the saved QAT model."""
+    from export.qat import qat_finetune
+    from kvid.data.pipeline import make_dataset
+    from kvid.keras import tf
+    from kvid.ops import load_model, save_model
+
+    config, best = _run_paths(run_dir)
+    clip = clip_settings(config)
+    seed = int(config.get("seed", 0))
+    tf.keras.utils.set_random_seed(seed)
+    batch = int(batch or config.get("batch", 8))
+    data = config["data"]
+    train = make_dataset(data["root"], _split(config, "train"), clip["frames"], clip["size"], batch,
+                         training=True, scheme=clip["scheme"], stride=clip["stride"], seed=seed,
+                         window=clip["window"], layout=data.get("layout", "auto"))
+    recipe = config.get("recipe") or {}
+    if lr is None:  # a tenth of the float run's base rate
+        lr = float(recipe.get("lr", 0.01)) * 0.1
+    qat = qat_finetune(load_model(best), train, epochs=epochs, lr=lr, verbose=verbose)
+    return save_model(qat, out or os.path.join(os.fspath(run_dir), QAT_MODEL))
+
+
+def validation_views(config, limit=None):
+    """All validation views of the run, stacked: ``(views, labels, labels_list, skipped)``."""
+    from kvid.data.pipeline import make_eval_views
+
+    clip = clip_settings(config)
+    data = config["data"]
+    ds = make_eval_views(data["root"], _split(config, "val"), clip["frames"], clip["size"],
+                         clip["scheme"], clip["stride"], window=clip["window"],
+                         layout=data.get("layout", "auto"))
+    views, labels = [], []
+    for v, y, _ in ds.as_numpy_iterator():
+        views.append(v)
+        labels.extend([int(y)] * len(v))
+        if limit and len(labels) >= limit:
+            break
+    if not views:
+        raise KvidError(f"{data['root']}: no readable validation videos")
+    return (np.concatenate(views), np.asarray(labels), ds.kvid_dataset.labels,
+            ds.kvid_problems.errors)
+
+
+def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
+               allow_float_fallback=False, parity=True) -> dict:
+    from export.model import export_model, parity_on_views
+    from kvid.ops import load_model
+
+    config, best = _run_paths(run_dir)
+    clip = clip_settings(config)
+    float_model = load_model(best)
+    qat_path = os.path.join(os.fspath(run_dir), QAT_MODEL)
+    views = labels = names = None
+    if parity or ptq:
+        views, labels, names, _ = validation_views(config)
+    if mode == "int8" and not ptq:
+        if not os.path.isfile(qat_path):
+            raise KvidError(f"{run_dir}: no {QAT_MODEL}; run `kvid qat {run_dir}` first (or --ptq)")
+        model = load_model(qat_path)
+    else:
+        model = float_model
+    from kvid.data.layouts import load_dataset
+
+    names = names or load_dataset(config["data"]["root"], _split(config, "train")).labels
+    sampling = {"scheme": clip["scheme"], "stride": clip["stride"], "clips": 1, "window": clip["window"]}
+    result = export_model(model, out, mode=mode, model_name=config.get("model"), labels=names,
+                          sampling=sampling, representative=None if views is None else views[:64],
+                          float_output=float_output, allow_float_fallback=allow_float_fallback)
+    if parity:
+        keras_models = {"float": float_model}
+        if model is not float_model:
+            keras_models["qat"] = model
+        result["parity"] = parity_on_views(keras_models, result["path"], views, labels)
+    return result
