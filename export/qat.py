@@ -24,7 +24,7 @@ def qat_finetune(model, train_ds, *, epochs=1, lr=1e-3, val_ds=None, steps_per_e
                  callbacks=None, verbose=1):
     """Wrap ``model`` for QAT and fine-tune it on ``train_ds`` (batches of (clip, label)).
 
-    The learning rate should be about a tenth of the float training's final rates; BN keeps
+    The learning rate should be about 1% of the float training's base rate; BN keeps
     updating its statistics while the fake-quant ranges settle. Returns the QAT model.
     """
     from kvid.ops import quantize_model

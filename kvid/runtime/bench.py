@@ -13,9 +13,18 @@ import subprocess
 import sys
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 from kvid.runtime.interpreter import ClipModel
+def peak_mb():
+    # VmHWM: this process image's peak resident memory (ru_maxrss would include the parent's,
+    # inherited across fork + exec)
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 path, threads, xnnpack, warmup, repeats = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5])
 m = ClipModel(path, threads=threads, xnnpack=xnnpack)
 clip = np.random.default_rng(0).uniform(0, 255, m.input_shape).astype(np.float32)
@@ -28,7 +37,7 @@ for _ in range(repeats):
 t = np.array(times) * 1e3
 print(json.dumps({"median_ms": float(np.median(t)), "p10_ms": float(np.percentile(t, 10)),
                   "p90_ms": float(np.percentile(t, 90)),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak_mb()}))
 """
 
 
