@@ -67,7 +67,8 @@ def residual_branch(x, frames, *, group_width, block="sev", strides=1, zero_init
     x = ops.spatial_conv(x, m, 1, norm=True, activation="relu", name=f"{name}__conv_a")
     if block == "sev":
         if c % group_width:
-            raise KvidError(f"{name}: width {c} is not a multiple of the group width G={group_width}")
+            raise KvidError(
+                f"{name}: width {c} is not a multiple of the group width G={group_width}")
         x = ops.spatial_conv(x, m, 3, strides=strides, groups=c // group_width, norm=True,
                              activation="relu", name=f"{name}__conv_b")
         return ops.temporal_conv(x, c, frames, 3, norm=True, zero_init=zero_init,

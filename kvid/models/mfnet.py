@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from kvid import KvidError, ops
-from kvid.blocks.fiber import KERNEL_INIT, multi_fiber_unit
+from kvid.blocks.fiber import KERNEL_INIT, multi_fiber_unit, preactivation
 from kvid.keras import keras
 from kvid.models.registry import Reference, register
 
@@ -61,7 +61,7 @@ def build_mfnet(num_classes, frames, size, *, fibers=16, multiplexer=True, tempo
             x, t = multi_fiber_unit(x, t, width, fibers=fibers, strides=strides, first=i == 1,
                                     use_multiplexer=multiplexer, temporal=temporal,
                                     name=f"conv{stage}_{i}")
-    x = ops.norm_act(x, norm=True, activation="relu", name="tail")
+    x = preactivation(x, after_conv=False, name="tail")
     x = ops.global_video_pool(x, t, name="pool")
     outputs = ops.classifier(x, num_classes, dropout=dropout, name="fc")
     if name is None:
