@@ -33,27 +33,20 @@ import shutil
 import numpy as np
 
 from kvid import KvidError
+from kvid.runtime.interpreter import dequantize, quantize
+from kvid.runtime.predict import softmax, top_k
 
 GOLDEN_FORMAT = "kvid-android-golden"
 GOLDEN_VERSION = 1
-TOP_K = 5
-
-
-def sidecar_path(tflite_path) -> str:
-    """``F.tflite`` -> ``F.json`` (docs/INTERFACES.md)."""
-    root, _ = os.path.splitext(os.fspath(tflite_path))
-    return root + ".json"
 
 
 def read_sidecar(tflite_path) -> dict:
-    path = sidecar_path(tflite_path)
-    if not os.path.isfile(path):
-        raise KvidError(f"{path}: no sidecar beside {os.fspath(tflite_path)}")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise KvidError(f"{path}: cannot read sidecar: {exc}") from None
+    from export.metadata import read_sidecar as _read, sidecar_path
+
+    sidecar = _read(tflite_path)
+    if sidecar is None:
+        raise KvidError(f"{sidecar_path(tflite_path)}: no sidecar beside {os.fspath(tflite_path)}")
+    return sidecar
 
 
 # ---- the Python twins of android_demo/core (each one line of kvid's own arithmetic) ----
@@ -65,35 +58,16 @@ def to_argb(frames: np.ndarray) -> np.ndarray:
 
 
 def quantize_input(view: np.ndarray, spec: dict) -> np.ndarray:
-    """The input tensor for a float32 view, as ``kvid.runtime.ClipModel.quantize_input`` builds it."""
+    """The input tensor for a float32 view (sidecar ``input`` spec), as the runtime builds it."""
     dtype = spec["dtype"]
-    if dtype == "float32":
-        return view.astype(np.float32)
-    np_dtype = {"int8": np.int8, "uint8": np.uint8}.get(dtype)
-    if np_dtype is None:
+    if dtype not in ("int8", "uint8", "float32"):
         raise KvidError(f"input dtype {dtype!r}: the Android demo takes int8, uint8 or float32 inputs")
-    scale, zero_point = float(spec["scale"]), int(spec["zero_point"])
-    info = np.iinfo(np_dtype)
-    q = np.round(view / scale) + zero_point
-    return np.clip(q, info.min, info.max).astype(np_dtype)
+    return quantize(view, dtype, spec.get("scale") or 1.0, spec.get("zero_point") or 0)
 
 
-def dequantize(out: np.ndarray, spec: dict) -> np.ndarray:
-    """Output tensor -> float32 scores, as ``kvid.runtime.ClipModel.run_tensor`` does."""
-    if out.dtype == np.float32:
-        return out.reshape(-1)
-    return ((out.astype(np.float32) - int(spec["zero_point"])) * float(spec["scale"])).reshape(-1)
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    x = scores.astype(np.float64)
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
-
-def top_k(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """Best first; equal scores keep the lower index first (stable sort)."""
-    return np.argsort(-scores, kind="stable")[:k]
+def dequantize_output(out: np.ndarray, spec: dict) -> np.ndarray:
+    """Output tensor -> float32 scores (sidecar ``output`` spec), as the runtime does."""
+    return dequantize(out, spec.get("scale") or 1.0, spec.get("zero_point") or 0).reshape(-1)
 
 
 def clip_indices(sidecar: dict, num_frames: int) -> list[np.ndarray]:
@@ -177,7 +151,7 @@ def write_golden_vectors(tflite_path, sidecar: dict, clips: list, out_dir, seed:
                 raw = _run_raw(model, tensor)
             else:
                 raw = _synthetic_logits(sidecar["output"], rng)
-            scores = dequantize(raw, sidecar["output"])
+            scores = dequantize_output(raw, sidecar["output"])
             base = f"{name}_c{k}"
             _write_tensor(tensor, os.path.join(out_dir, base + ".input"))
             _write_tensor(raw, os.path.join(out_dir, base + ".logits"))

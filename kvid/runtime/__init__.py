@@ -4,7 +4,8 @@ Loads ai_edge_litert, else tflite_runtime, else tf.lite (only if the first two a
 Importing this package never imports TensorFlow.
 """
 
-from kvid.runtime.interpreter import ClipModel, load_interpreter, runtime_name
-from kvid.runtime.predict import VideoClassifier, softmax
+from kvid.runtime.interpreter import ClipModel, dequantize, load_interpreter, quantize, runtime_name
+from kvid.runtime.predict import VideoClassifier, softmax, top_k
 
-__all__ = ["ClipModel", "VideoClassifier", "load_interpreter", "runtime_name", "softmax"]
+__all__ = ["ClipModel", "VideoClassifier", "dequantize", "load_interpreter", "quantize",
+           "runtime_name", "softmax", "top_k"]

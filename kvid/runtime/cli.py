@@ -35,7 +35,7 @@ def run_predict(args) -> int:
     from kvid.runtime.predict import VideoClassifier
 
     result = VideoClassifier(args.model, threads=args.threads).predict(
-        args.video, top_k=args.top, clips=args.clips, crops=args.crops)
+        args.video, k=args.top, clips=args.clips, crops=args.crops)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -60,6 +60,25 @@ def load_interpreter(path, threads: int | None = None, xnnpack: bool = True):
     return interpreter
 
 
+def quantize(x, dtype, scale, zero_point) -> np.ndarray:
+    """Float values -> the integer tensor TFLite expects: ``round(x / scale) + zero_point``,
+    saturated (round half to even, in float32 - the Android core does the same)."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float32:
+        return np.asarray(x, np.float32)
+    info = np.iinfo(dtype)
+    q = np.round(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q, scale, zero_point) -> np.ndarray:
+    """An output tensor -> float32 values: ``(q - zero_point) * scale``."""
+    q = np.asarray(q)
+    if q.dtype == np.float32:
+        return q
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
 def runtime_name() -> str:
     """Which interpreter package kvid.runtime uses here."""
     return _interpreter_class()[1]
@@ -92,22 +111,13 @@ class ClipModel:
                 f"{self.path}: clip shape {clip.shape} does not match the model input "
                 f"{self.input_shape}"
             )
-        dtype = self.input["dtype"]
-        if dtype == np.float32:
-            return clip
-        scale, zero_point = self.input["quantization"]
-        info = np.iinfo(dtype)
-        q = np.round(clip / scale) + zero_point
-        return np.clip(q, info.min, info.max).astype(dtype)
+        return quantize(clip, self.input["dtype"], *self.input["quantization"])
 
     def run_tensor(self, tensor: np.ndarray) -> np.ndarray:
         self.interpreter.set_tensor(self.input["index"], tensor)
         self.interpreter.invoke()
         out = self.interpreter.get_tensor(self.output["index"])
-        if out.dtype != np.float32:
-            scale, zero_point = self.output["quantization"]
-            out = (out.astype(np.float32) - zero_point) * scale
-        return out.reshape(-1)
+        return dequantize(out, *self.output["quantization"]).reshape(-1)
 
     def __call__(self, clip) -> np.ndarray:
         return self.run_tensor(self.quantize_input(clip))

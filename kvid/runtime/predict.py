@@ -15,10 +15,15 @@ from kvid.runtime.interpreter import ClipModel
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax in float64 over the last axis (the Android core computes the same)."""
     z = np.asarray(logits, np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def top_k(scores, k: int = 5) -> np.ndarray:
+    """Class indices, best first; equal scores keep the lower index first (as the app)."""
+    return np.argsort(-np.asarray(scores), kind="stable")[:k]
 
 
 def read_sidecar(path):
@@ -66,7 +71,7 @@ class VideoClassifier:
         logits = np.stack([self.model(v) for v in views])
         return logits.mean(axis=0), time.perf_counter() - t0
 
-    def predict(self, video_path, top_k: int = 5, clips: int | None = None, crops: int = 1) -> dict:
+    def predict(self, video_path, k: int = 5, clips: int | None = None, crops: int = 1) -> dict:
         from kvid.data.clips import load_views
 
         t0 = time.perf_counter()
@@ -74,7 +79,7 @@ class VideoClassifier:
         logits, model_s = self.predict_views(views)
         total_s = time.perf_counter() - t0
         probs = softmax(logits)
-        order = np.argsort(-probs, kind="stable")[:top_k]  # ties: lower index first (as the app)
+        order = top_k(probs, k)
         return {
             "video": str(video_path),
             "top": [{"label": self.labels[i], "index": int(i), "score": float(probs[i])} for i in order],
