@@ -128,11 +128,12 @@ def accuracy_vs_gmacs(points, path, metric="top1", title=None) -> str | None:
                     xytext=(6, 4), fontsize=8)
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles))
-    if len(unique) > 1:
-        ax.legend(unique.values(), unique.keys(), fontsize=8, loc="lower right")
+    if len(unique) < len(points):  # some family has several points: say which colour is which
+        ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best", markerscale=0.5)
     gm = [p["gmacs"] for p in points]
     if max(gm) / min(gm) > 10:
         ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.15)
     ax.set_xlabel("GMACs per clip")
     ax.set_ylabel(f"{metric} accuracy (%)")
     ax.grid(alpha=0.3)
