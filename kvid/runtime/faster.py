@@ -31,6 +31,7 @@ import numpy as np
 
 from kvid import KvidError
 from kvid.data.sampling import sample_indices
+from kvid.runtime.interpreter import dequantize, load_interpreter, quantize
 
 CONTROL_FIELDS = ("first", "keep", "expensive", "cheap", "weight", "decay")
 PATTERNS = ("1:0", "1:1", "1:3", "1:7", "1:15", "1:31")  # FASTER Table 4
@@ -79,28 +80,21 @@ def control_vector(t: int, expensive: bool) -> np.ndarray:
 
 
 def _quantize(x, details):
-    scale, zero_point = details["quantization"]
-    dtype = details["dtype"]
-    if dtype == np.float32:
-        return np.asarray(x, np.float32)
-    info = np.iinfo(dtype)
-    q = np.round(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
+    """float -> the integer tensor of a TFLite input with interpreter ``details``."""
+    return quantize(x, details["dtype"], *details["quantization"])
 
 
 def _dequantize(q, details):
-    if details["dtype"] == np.float32:
+    """A TFLite tensor with interpreter ``details`` -> float32."""
+    if np.dtype(details["dtype"]) == np.float32:
         return np.asarray(q, np.float32)
-    scale, zero_point = details["quantization"]
-    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+    return dequantize(q, *details["quantization"])
 
 
 class _Runner:
     """A TFLite model called through its signature (inputs and outputs by name)."""
 
     def __init__(self, path, threads=None, xnnpack=True):
-        from kvid.runtime.interpreter import load_interpreter
-
         self.path = os.fspath(path)
         self.interpreter = load_interpreter(path, threads=threads, xnnpack=xnnpack)
         signatures = self.interpreter.get_signature_list()
