@@ -10,10 +10,9 @@ units may stride in time. Layers are named ``<name>__<part>``. One bottleneck wi
   3x1x1 -> 1x1x1 (4x expansion). Spatial stride in the 1x3x3, temporal stride in the 3x1x1.
 * ``"3d"`` - R3D-50 (Table 6): the middle pair replaced by one full 3x3x3 conv (built from
   2-D ops by :func:`kvid.ops.full_conv`) carrying both strides.
-* ``"2d"`` - R2D-26 (Table 1, left column): a 2-D bottleneck 1x1 -> 3x3 -> 1x1 with the
-  spatial stride in the 3x3 and no temporal op at all. (kvid.blocks.resnet's 2-D unit, written
-  for EAC-Net/CT-Net, is the same computation; this switch keeps the three FASTER backbones in
-  one builder, as VMZ does.)
+* ``"2d"`` - R2D-26 (Table 1, left column): the 2-D ResNet bottleneck 1x1 -> 3x3 -> 1x1 of
+  :func:`kvid.blocks.resnet.bottleneck` (stride in the 3x3, PyTorch-style padding), no
+  temporal op at all.
 
 Every conv is followed by BN (+ ReLU except the last of the branch, whose BN starts at zero);
 the shortcut is the identity or a projection 1x1x1 conv + BN carrying the block's strides;
@@ -23,6 +22,7 @@ ReLU after the add.
 from __future__ import annotations
 
 from kvid import KvidError, ops
+from kvid.blocks import resnet
 from kvid.keras import keras
 
 BLOCK_TYPES = ("2plus1d", "3d", "2d")
@@ -77,8 +77,10 @@ def bottleneck(x, frames, inner, *, block: str, expansion=4, strides=(1, 1, 1), 
     (``inner -> inner``, carrying ``strides = (t, h, w)``), ``1x1x1 inner -> 4*inner``;
     projection shortcut when the shape changes. Returns ``(x, frames)``."""
     st, sh, sw = strides
-    if block == "2d" and st != 1:
-        raise KvidError(f"{name}: a 2-D bottleneck cannot stride in time")
+    if block == "2d":
+        if st != 1 or sh != sw:
+            raise KvidError(f"{name}: a 2-D bottleneck strides equally in H and W, never in time")
+        return resnet.bottleneck(x, inner, strides=sh, expansion=expansion, name=name), frames
     out = inner * expansion
     shortcut = x
     y = ops.spatial_conv(x, inner, 1, norm=True, activation="relu", name=f"{name}__conv_a")
@@ -88,10 +90,6 @@ def bottleneck(x, frames, inner, *, block: str, expansion=4, strides=(1, 1, 1), 
         y = ops.full_conv(y, inner, frames, (3, 3, 3), strides=strides, norm=True,
                           activation="relu", name=f"{name}__conv_b")
         out_t = ops.out_frames(frames, st)
-    elif block == "2d":
-        y = ops.spatial_conv(y, inner, 3, strides=(sh, sw), norm=True, activation="relu",
-                             name=f"{name}__conv_b")
-        out_t = frames
     else:
         raise KvidError(f"block {block!r}: must be one of {', '.join(BLOCK_TYPES)}")
     y = ops.spatial_conv(y, out, 1, norm=True, zero_init=True, name=f"{name}__conv_c")
