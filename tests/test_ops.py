@@ -196,3 +196,29 @@ def test_layers_serialize_and_reload(tmp_path):
     qloaded = ops.load_model(qpath)
     np.testing.assert_allclose(qloaded.predict(x, verbose=0), qref, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(ops.load_model(path).predict(x, verbose=0), ref, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("preset", ["opscheck", "sevnet_g8", "mfnet3d"])
+def test_fold_batch_norm_keeps_the_function(preset):
+    """BN folded into the conv before it (before QAT, as TFLite folds it) computes the same
+    function in inference mode, with fewer BN layers."""
+    from kvid import models
+    from kvid.ops.fold import fold_batch_norm
+
+    tf.keras.utils.set_random_seed(3)
+    model = models.build(preset, frames=4, size=32, num_classes=5, **models.get(preset).small)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # non-trivial statistics, so a wrong fold shows
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(0, 0.5, c))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, c))
+            if layer.gamma is not None:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, c))
+    x = rng.uniform(0, 255, (2, 4, 32, 32, 3)).astype(np.float32)
+    folded = fold_batch_norm(model)
+    n_bn = [sum(isinstance(layer, keras.layers.BatchNormalization) for layer in m.layers)
+            for m in (model, folded)]
+    assert n_bn[1] < n_bn[0]
+    np.testing.assert_allclose(folded(x, training=False).numpy(), model(x, training=False).numpy(),
+                               rtol=1e-3, atol=1e-3)

@@ -122,13 +122,18 @@ def _annotate(layer):
     return layer
 
 
-def quantize_model(model):
+def quantize_model(model, fold_bn=True):
     """Wrap a float kvid model for quantization-aware training (weights are kept).
 
-    Custom layers get their kvid QuantizeConfig, builtin layers tfmot's default 8-bit scheme
-    (per-channel symmetric int8 weights, per-tensor asymmetric int8 activations, Conv+BN
-    folded), as the TFLite int8 kernels expect.
+    BatchNormalization is first folded into the conv before it (:mod:`kvid.ops.fold`), as
+    TFLite folds it. Custom layers get their kvid QuantizeConfig, builtin layers tfmot's
+    default 8-bit scheme (per-channel symmetric int8 weights, per-tensor asymmetric int8
+    activations), as the TFLite int8 kernels expect.
     """
+    if fold_bn:
+        from kvid.ops.fold import fold_batch_norm
+
+        model = fold_batch_norm(model)
     with quantize_scope():
         annotated = keras.models.clone_model(model, clone_function=_annotate)
         annotated.set_weights(model.get_weights())

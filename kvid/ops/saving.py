@@ -32,8 +32,8 @@ def save_model(model, path) -> str:
     model.save(tmp_file)
     arrays = {}
     for layer in model.layers:
-        for i, value in enumerate(layer.get_weights()):
-            arrays[f"{layer.name}/{i}"] = value
+        for key, w in zip(_weight_keys(layer), layer.weights):
+            arrays[key] = w.numpy()
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     with zipfile.ZipFile(tmp_file, "a") as zf:
@@ -63,7 +63,22 @@ def load_model(path, compile=False):
         model = keras.models.model_from_json(json.dumps(config))
         with np.load(io.BytesIO(zf.read(WEIGHTS_MEMBER))) as arrays:
             for layer in model.layers:
-                n = len(layer.weights)
-                if n:
-                    layer.set_weights([arrays[f"{layer.name}/{i}"] for i in range(n)])
+                keys = _weight_keys(layer)
+                if keys and keys[0] not in arrays and f"{layer.name}/0" in arrays:
+                    keys = [f"{layer.name}/{i}" for i in range(len(keys))]  # kvid 0.1 files
+                for key, w in zip(keys, layer.weights):
+                    if key not in arrays:
+                        raise KvidError(f"{path}: no saved value for {key}")
+                    w.assign(arrays[key])
     return model
+
+
+def _weight_keys(layer):
+    """``layer/variable`` keys, independent of weight order (trainable flags reorder a
+    layer's weights) and of name scopes (which differ between a built and a loaded model)."""
+    keys, seen = [], {}
+    for w in layer.weights:
+        short = w.name.split("/")[-1].split(":")[0]
+        n = seen[short] = seen.get(short, -1) + 1
+        keys.append(f"{layer.name}/{short}" + (f"#{n}" if n else ""))
+    return keys
