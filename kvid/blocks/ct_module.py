@@ -12,11 +12,15 @@ The C channels are a tensor ``C = C_1 x ... x C_K`` (:func:`tensorize`; K=2:
   temporal conv (T-TSConv), each + BN + ReLU;
 * ``connection="parallel"`` (Eq. 5, the paper's choice): ``X_k = U_k + V_k`` with the
   spatial and temporal TE applied to the two branches; ``"serial"`` (Table 2c): temporal conv
-  on the spatial conv's output; ``"3d"`` (Table 2c, coupled): one grouped ``k x k x k`` conv;
+  on the spatial conv's output (spatial TE before the temporal conv, temporal TE after it);
+  ``"3d"`` (Table 2c, coupled): one grouped ``k_t x k x k`` conv + BN + ReLU (of the three
+  excitations only the channel TE applies);
 * Tensor Excitation (Sec. 3.2, Fig. 4): spatial ``U = S * sigmoid(S-TSConv(T-Pool(S)))``,
   temporal ``V = T * sigmoid(T-TSConv(S-Pool(T)))``, channel
   ``X = R * sigmoid(PW-TSConv(S-Pool(R)))``; each excitation is two convs grouped like the
-  conv before it, ``C -> C/4`` + BN + ReLU, ``C/4 -> C`` (no BN, no bias), sigmoid;
+  conv before it, ``C -> C/4`` + BN + ReLU, ``C/4 -> C`` (no BN, no bias), sigmoid (the
+  spatial/temporal excitation convs are 1x3x3 / 3x1x1 whatever ``kernels`` says, as in the
+  official code; ``C/4`` is rounded up to a multiple of the groups where K >= 3 needs it);
 * the extra point-wise conv (1x1 dense + BN + ReLU) between sub-dimensions, none after the
   last ("the extra point-wise convolution in the last sub-dimension is ignored", Fig. 2);
 * then the channels are permuted so the next sub-dimension is innermost, and after the last

@@ -5,7 +5,8 @@ network/mfnet_3d.py) lays them out.
 Functions on folded feature maps ``(B*T, H, W, C)``; layers are named ``<name>__<part>``.
 
 * :func:`preact_conv` - a pre-activation conv: BN -> ReLU -> conv (no bias) ("Batch
-  normalization and ReLU nonlinearities are used before each layer", Sec. 3.1).
+  normalization and ReLU nonlinearities are used before each layer", Sec. 3.1);
+  :func:`preactivation` is its BN -> ReLU, built to lower to one int8 op.
 * :func:`multiplexer` - Fig. 1(e): two 1x1x1 convs, C -> C_mid/4 -> C, added residually to the
   unit's input ("we set the number of the first-layer output channels to be 4 times smaller",
   Sec. 3.1).
