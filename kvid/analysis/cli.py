@@ -17,6 +17,8 @@ def add_parsers(sub):
     p.add_argument("--classes", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model option override (repeatable)")
+    p.add_argument("--small", action="store_true",
+                   help="the preset's small CPU configuration (what kvid demo and the tests train)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_info)
 
@@ -44,7 +46,7 @@ def run_info(args) -> int:
     from kvid.analysis.count import count
     from kvid.models import build, get, options, parse_overrides
 
-    overrides = parse_overrides(args.set)
+    overrides = {**(get(args.model).small if args.small else {}), **parse_overrides(args.set)}
     kwargs = options(args.model, args.classes, args.frames, args.size, **overrides)
     result = count(build(args.model, args.classes, args.frames, args.size, **overrides))
     refs = [
