@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 
 import numpy as np
 
@@ -82,13 +81,11 @@ def convert(model, mode="int8", *, representative=None, float_output=False) -> b
     qat = is_qat(model)
     if mode != "int8" and qat:
         raise KvidError(f"{model.name}: a QAT model exports to int8 only (got --to {mode})")
-    with tempfile.TemporaryDirectory() as tmp, quantize_scope():
-        # Through a SavedModel: the converter's preferred path for tf_keras models.
+    with quantize_scope():
         t, h, w, c = clip_shape(deployed)
         spec = tf.TensorSpec((t, h, w, c), tf.float32, name="clip")
         fn = tf.function(lambda x: deployed(x, training=False), input_signature=[spec])
-        concrete = fn.get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], deployed)
+        converter = tflite_converter(fn, deployed)
         if mode == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
@@ -109,8 +106,21 @@ def convert(model, mode="int8", *, representative=None, float_output=False) -> b
                 converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.float32 if float_output else tf.int8
-        del tmp
         return converter.convert()
+
+
+def tflite_converter(function, model):
+    """A TFLite converter for ``function`` (a ``tf.function`` with an input signature that
+    calls ``model``).
+
+    The converter gets a light trackable holding the model's variables, not the Keras model:
+    handed the model, it saves it as a Keras SavedModel first, tracing every layer's call
+    (thousands of traces for a deep net, most of the conversion time); the graph it converts
+    is the same.
+    """
+    holder = tf.Module()
+    holder.model_variables = list(model.variables)
+    return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], holder)
 
 
 def write(data: bytes, out) -> str:

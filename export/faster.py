@@ -74,7 +74,7 @@ def convert_step(step, mode="int8") -> bytes:
 
     with quantize_scope():
         fn = tf.function(run, input_signature=specs)
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], deployed)
+        converter = convert_mod.tflite_converter(fn, deployed)
         if mode == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.inference_input_type = tf.int8

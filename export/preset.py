@@ -16,13 +16,6 @@ def random_clips(n, frames, size, seed=0):
     return rng.uniform(0, 255, (n, frames, size, size, 3)).astype(np.float32)
 
 
-def calibrate(qat_model, clips, batch_size=2):
-    """Run clips through a QAT model in training mode so its fake-quant ranges (and BN
-    statistics) settle on data of the right scale."""
-    for start in range(0, len(clips), batch_size):
-        qat_model(clips[start:start + batch_size], training=True)
-
-
 def sqnr_db(reference, test) -> float:
     """Signal-to-quantisation-noise ratio of ``test`` against ``reference``, in dB."""
     reference = np.asarray(reference, np.float64)
@@ -65,7 +58,7 @@ def export_preset(name, out, *, frames=None, size=None, num_classes=None, overri
     clips = random_clips(calibration_clips + parity_clips, t, h, seed)
     if mode == "int8":
         model = ops.quantize_model(model)
-        calibrate(model, clips[:calibration_clips])
+        ops.calibrate(model, [clips[i:i + 2] for i in range(0, calibration_clips, 2)])
     data = convert_mod.convert(model, mode, representative=clips[:calibration_clips])
     path = convert_mod.write(data, out)
     report = audit_mod.audit(path, expect="int8" if mode == "int8" else "float")

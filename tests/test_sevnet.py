@@ -5,7 +5,6 @@ and SE against numpy, int8 export of small configs, fitting a batch.
 Also home of :func:`export_small` and :func:`grouped_convs`, which test_mfnet.py shares.
 """
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -161,67 +160,13 @@ def test_network_keeps_frames_and_halves_space():
 # --------------------------------------------------------------------------- export and fit
 
 
-@contextlib.contextmanager
-def data_ranges():
-    """Let QAT calibration fit the activation ranges to the calibration clips.
-
-    tfmot's MovingAverageQuantizer starts every range at [-6, 6] and hard-codes an EMA decay
-    of 0.999, so export_preset's few calibration calls leave the ranges at about [-6, 6]
-    (scale 0.047 everywhere) - far from those of a QAT-trained model, and small activations
-    deep in a random-init net then use few int8 levels. Here the first training-mode call
-    sets each range to its batch's min/max and later calls average with decay 0.5.
-    """
-    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
-
-    original, seen = quant_ops.MovingAvgQuantize, set()
-
-    def moving_avg_quantize(inputs, min_var, max_var, ema_decay=0.999, **kwargs):
-        first = min_var.ref() not in seen
-        seen.add(min_var.ref())
-        return original(inputs, min_var, max_var, ema_decay=0.0 if first else 0.5, **kwargs)
-
-    quant_ops.MovingAvgQuantize = moving_avg_quantize
-    try:
-        yield
-    finally:
-        quant_ops.MovingAvgQuantize = original
-
-
-@contextlib.contextmanager
-def light_conversion():
-    """Convert through a SavedModel of the variables only, not of the whole Keras model.
-
-    export.convert hands the deploy model to ``TFLiteConverter.from_concrete_functions`` as
-    the trackable object, so the converter's SavedModel step traces every Keras layer (~2400
-    traces): 21 s of CPU for a small SEVNet, against 5 s with a ``tf.Module`` holding only
-    the variables - the same .tflite (same bytes count, same parity). Until export does this
-    itself, the tests pass that holder in.
-    """
-    converter_class = tf.lite.TFLiteConverter
-    original = converter_class.__dict__["from_concrete_functions"]
-
-    def from_concrete_functions(cls, funcs, trackable_obj=None):
-        holder = None
-        if trackable_obj is not None:
-            holder = tf.Module()
-            holder.kept_variables = list(trackable_obj.variables)
-        return original.__get__(None, cls)(funcs, holder)
-
-    converter_class.from_concrete_functions = classmethod(from_concrete_functions)
-    try:
-        yield
-    finally:
-        converter_class.from_concrete_functions = original
-
-
 def export_small(name, path, **overrides):
-    """int8 export of a small config at 8 x 64 x 64, 5 classes, with data-fitted ranges;
-    asserts a clean audit and SQNR >= 20 dB, returns export_preset's result."""
+    """int8 export of a small config at 8 x 64 x 64, 5 classes (ranges fitted to the
+    calibration clips by kvid.ops.calibrate); asserts a clean audit and SQNR >= 20 dB, returns export_preset's result."""
     from export.preset import export_preset
 
-    with data_ranges(), light_conversion():
-        result = export_preset(name, path, frames=8, size=64, num_classes=5,
-                               overrides={**models.get(name).small, **overrides})
+    result = export_preset(name, path, frames=8, size=64, num_classes=5,
+                           overrides={**models.get(name).small, **overrides})
     report = result["audit"]
     assert report["ok"], report["problems"]
     assert report["max_rank"] <= 4 and not report["float_ops"]

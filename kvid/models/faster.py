@@ -543,8 +543,7 @@ def calibrate_step(q, data, batches=None):
     """Run feature sequences through a QAT step in training mode (ranges, BN statistics), then
     tie the state ranges (:func:`tie_state_ranges`)."""
     model = FasterSequence(q)
-    for i in range(len(data) if batches is None else min(batches, len(data))):
-        model(data[i][0], training=True)
+    ops.calibrate(model, (data[i] for i in range(len(data) if batches is None else min(batches, len(data)))))
     tie_state_ranges(q)
     return q
 

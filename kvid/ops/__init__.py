@@ -15,7 +15,14 @@ from kvid.ops.layers import (
     TemporalNeighbours,
     UnfoldTime,
 )
-from kvid.ops.quantize import custom_objects, quantize_model, quantize_scope, register_layer
+from kvid.ops.quantize import (
+    calibrate,
+    custom_objects,
+    fitted_ranges,
+    quantize_model,
+    quantize_scope,
+    register_layer,
+)
 from kvid.ops.saving import load_model, save_model
 from kvid.ops.video import (
     classifier,
@@ -38,6 +45,7 @@ __all__ = [
     "Gate", "pixel_normalization",
     "video_input", "spatial_conv", "temporal_conv", "full_conv", "temporal_pool",
     "spatial_pool", "global_video_pool", "classifier", "norm_act", "out_frames",
-    "quantize_model", "quantize_scope", "custom_objects", "register_layer",
+    "quantize_model", "quantize_scope", "custom_objects", "register_layer", "calibrate",
+    "fitted_ranges",
     "save_model", "load_model",
 ]

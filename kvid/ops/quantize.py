@@ -10,11 +10,16 @@ tfmot's default 8-bit scheme knows Keras' builtin layers; kvid's own layers
   8-bit asymmetric moving-average range (:class:`OutputQuantizeConfig`), as tfmot does for Add.
 
 :func:`quantize_model` annotates a model (custom layers with these configs, builtin layers
-with tfmot's defaults, Conv+BN folding included) and applies QAT; :func:`quantize_scope` is
-the scope that loads any kvid QAT model.
+with tfmot's defaults, Conv+BN folding included) and applies QAT; :func:`calibrate` fits its
+activation ranges to data before any fine-tuning; :func:`quantize_scope` is the scope that
+loads any kvid QAT model.
 """
 
 from __future__ import annotations
+
+import contextlib
+
+import numpy as np
 
 from kvid import KvidError
 from kvid.keras import keras, tfmot
@@ -158,7 +163,58 @@ def _fix_input_range(model):
                     w.assign(255.0)
 
 
+MIN_RANGE = 1e-2  # the narrowest activation range calibration leaves (see fitted_ranges)
+
+
+@contextlib.contextmanager
+def fitted_ranges():
+    """Within this context, training-mode calls set activation ranges from the data.
+
+    tfmot's MovingAverageQuantizer starts every range at [-6, 6] and moves it with a fixed EMA
+    decay of 0.999, so a few hundred QAT steps leave most ranges near [-6, 6]: activations
+    above 6 clip, small ones use few int8 levels. Here the first call of each quantizer sets
+    its range to the batch's min/max and call n averages in with weight 1/(n+1) (the running
+    mean of the batch ranges). Eager calls only (what :func:`calibrate` makes). On leaving,
+    a range narrower than ``MIN_RANGE`` (an activation that was constant on the data, such as
+    a ReLU dead for every calibration clip) is widened to it: a zero-width range would give
+    TFLite a zero scale, which no int8 kernel accepts.
+    """
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    original, calls, ranges = quant_ops.MovingAvgQuantize, {}, {}
+
+    def moving_avg_quantize(inputs, min_var, max_var, ema_decay=0.999, **kwargs):
+        n = calls.get(min_var.ref(), 0)
+        calls[min_var.ref()] = n + 1
+        ranges[min_var.ref()] = (min_var, max_var)
+        return original(inputs, min_var, max_var, ema_decay=n / (n + 1), **kwargs)
+
+    quant_ops.MovingAvgQuantize = moving_avg_quantize
+    try:
+        yield
+    finally:
+        quant_ops.MovingAvgQuantize = original
+    for min_var, max_var in ranges.values():
+        low, high = min_var.numpy(), max_var.numpy()
+        max_var.assign(np.maximum(high, low + MIN_RANGE))
+
+
+def calibrate(qat_model, batches, steps=None):
+    """Fit a QAT model's activation ranges to ``batches`` (clips, or ``(clips, labels)``
+    pairs; at most ``steps`` of them): training-mode forward passes under
+    :func:`fitted_ranges`, no weight update. Run it before QAT fine-tuning or conversion."""
+    with fitted_ranges():
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+            qat_model(inputs, training=True)
+    return qat_model
+
+
 __all__ = [
+    "calibrate",
+    "fitted_ranges",
     "PassThroughQuantizeConfig",
     "OutputQuantizeConfig",
     "QUANTIZE_CONFIGS",
