@@ -36,6 +36,7 @@ def main(argv=None):
     parser.add_argument("--work", default="/tmp/kvid_zoo")
     parser.add_argument("--markdown", help="also write the table (and a .json beside it) here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--redo", help="run this demo step and the later ones again (kvid demo --redo)")
     for key in ("epochs", "qat_epochs", "classes", "videos_per_class", "frames", "size"):
         parser.add_argument("--" + key.replace("_", "-"), type=int, default=DEFAULTS[key])
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ def add_parsers(sub):
     p = sub.add_parser("qat", help="quantization-aware fine-tuning of a trained run -> RUN/qat.keras")
     p.add_argument("run", help="a kvid train run directory")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--lr", type=float, help="default: 0.1%% of the run's base learning rate")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-5)")
     p.add_argument("--batch", type=int)
     p.add_argument("--out", help="default RUN/qat.keras")
     p.set_defaults(func=run_qat)

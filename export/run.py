@@ -47,28 +47,32 @@ def _split(config, which):
 def qat_run(run_dir, *, epochs=2, lr=None, batch=None, out=None, verbose=1) -> str:
     """QAT-fine-tune the run's best model; returns the path of the saved QAT model."""
     from export.qat import qat_finetune
-    from kvid.data.pipeline import make_dataset
     from kvid.keras import tf
     from kvid.ops import load_model, save_model
 
     config, best = _run_paths(run_dir)
-    clip = clip_settings(config)
     seed = int(config.get("seed", 0))
     tf.keras.utils.set_random_seed(seed)
-    batch = int(batch or config.get("batch", 8))
-    data = config["data"]
-    train = make_dataset(data["root"], _split(config, "train"), clip["frames"], clip["size"], batch,
-                         training=True, scheme=clip["scheme"], stride=clip["stride"], seed=seed,
-                         window=clip["window"], layout=data.get("layout", "auto"))
-    recipe = config.get("recipe") or {}
-    if lr is None:  # 0.1% of the float run's base rate: with BN folded, 1% made QAT diverge
-        lr = float(recipe.get("lr", 0.01)) * 0.001
-    qat = qat_finetune(load_model(best), train, epochs=epochs, lr=lr, verbose=verbose)
+    train = training_clips(config, int(batch or config.get("batch", 8)), seed)
+    qat = qat_finetune(load_model(best), train, epochs=epochs, verbose=verbose,
+                       **({} if lr is None else {"lr": lr}))
     return save_model(qat, out or os.path.join(os.fspath(run_dir), QAT_MODEL))
 
 
+def training_clips(config, batch, seed):
+    """The run's training pipeline (shuffled, augmented clips) as a ``tf.data.Dataset``."""
+    from kvid.data.pipeline import make_dataset
+
+    clip = clip_settings(config)
+    data = config["data"]
+    return make_dataset(data["root"], _split(config, "train"), clip["frames"], clip["size"], batch,
+                        training=True, scheme=clip["scheme"], stride=clip["stride"], seed=seed,
+                        window=clip["window"], layout=data.get("layout", "auto"))
+
+
 def validation_views(config, limit=None):
-    """All validation views of the run, stacked: ``(views, labels, labels_list, skipped)``."""
+    """The run's validation views, stacked: ``(views, labels, labels_list, skipped)``; at
+    most about ``limit``."""
     from kvid.data.pipeline import make_eval_views
 
     clip = clip_settings(config)
@@ -98,8 +102,12 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
     float_model = load_model(best)
     qat_path = os.path.join(os.fspath(run_dir), QAT_MODEL)
     views = labels = names = None
-    if parity or ptq:
+    if parity:
         views, labels, names, _ = validation_views(config)
+    representative = None
+    if ptq:  # 64 representative clips from the training pipeline, not the parity views
+        batches = training_clips(config, 8, int(config.get("seed", 0))).take(8)
+        representative = np.concatenate([x for x, _ in batches.as_numpy_iterator()])
     if mode == "int8" and not ptq:
         if not os.path.isfile(qat_path):
             raise KvidError(f"{run_dir}: no {QAT_MODEL}; run `kvid qat {run_dir}` first (or --ptq)")
@@ -111,7 +119,7 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
     names = names or load_dataset(config["data"]["root"], _split(config, "train")).labels
     sampling = {"scheme": clip["scheme"], "stride": clip["stride"], "clips": 1, "window": clip["window"]}
     result = export_model(model, out, mode=mode, model_name=config.get("model"), labels=names,
-                          sampling=sampling, representative=None if views is None else views[:64],
+                          sampling=sampling, representative=representative,
                           float_output=float_output, allow_float_fallback=allow_float_fallback)
     if parity:
         keras_models = {"float": float_model}

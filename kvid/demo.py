@@ -46,6 +46,9 @@ def add_parsers(sub):
     p.add_argument("--videos-per-class", type=int, default=DEFAULTS["videos_per_class"])
     p.add_argument("--frames", type=int, default=DEFAULTS["frames"])
     p.add_argument("--size", type=int, default=DEFAULTS["size"])
+    p.add_argument("--redo", choices=STEPS[2:], metavar="STEP",
+                   help="run STEP and every later step again, keeping the data and the trained "
+                        "run (" + ", ".join(STEPS[2:]) + "); a fresh start is a new --out")
     p.set_defaults(func=run_demo)
 
 
@@ -70,6 +73,10 @@ class Demo:
                 raise KvidError(f"{self.out}: holds a demo with other settings; use another --out "
                                 "or the same options to resume it")
             self.state = previous
+        redo = getattr(args, "redo", None)
+        if redo:
+            for step in STEPS[STEPS.index(redo):]:
+                self.state["done"].pop(step, None)
 
     # -- bookkeeping ---------------------------------------------------------------------
     def path(self, *parts):

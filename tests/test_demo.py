@@ -1,0 +1,70 @@
+"""The main job end to end at a tiny size, and the run-level QAT / export commands it uses:
+`kvid demo` runs every step, writes its report, resumes (skips what is done), redoes from a
+step; `kvid qat RUN`, `kvid export RUN` (QAT and PTQ int8) pass the audit and report parity."""
+
+import json
+import os
+
+import pytest
+
+from export.audit import audit
+from kvid.cli import main
+
+TINY = ["--classes", "3", "--videos-per-class", "8", "--epochs", "2", "--qat-epochs", "1",
+        "--frames", "4", "--size", "32"]
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("demo") / "out")
+    assert main(["demo", "--out", out, *TINY]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_demo_runs_every_step_and_reports(demo_out):
+    with open(os.path.join(demo_out, "demo.json"), encoding="utf-8") as fh:
+        state = json.load(fh)
+    assert list(state["done"]) == ["data", "train", "qat", "export", "evaluate", "bench", "report"]
+    ev = state["done"]["evaluate"]
+    assert set(ev["top1"]) == {"float Keras", "QAT Keras", "int8 TFLite", "float32 TFLite"}
+    assert 0 <= ev["agreement"] <= 1 and ev["videos"] > 0
+    assert audit(os.path.join(demo_out, "model_int8.tflite"), expect="int8")["ok"]
+    with open(os.path.join(demo_out, "report.md"), encoding="utf-8") as fh:
+        report = fh.read()
+    for text in ("float Keras", "int8 TFLite", "argmax agreement", "confusion_int8.png"):
+        assert text in report
+    for name in ("confusion_int8.png", "latency.png", "run/curves.png", "model_float32.tflite"):
+        assert os.path.isfile(os.path.join(demo_out, name)), name
+
+
+@pytest.mark.slow
+def test_demo_resumes_and_redoes(demo_out, capsys):
+    capsys.readouterr()
+    assert main(["demo", "--out", demo_out, *TINY]) == 0
+    assert capsys.readouterr().out.count("done earlier, skipped") == 7
+    assert main(["demo", "--out", demo_out, *TINY, "--redo", "bench"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done earlier, skipped") == 5 and "[6/7] bench ..." in out
+    # other settings in the same folder: refused, nothing lost
+    assert main(["demo", "--out", demo_out, "--classes", "4"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_qat_and_export_of_a_run(demo_out, tmp_path, capsys):
+    run = os.path.join(demo_out, "run")
+    qat = str(tmp_path / "qat.keras")
+    assert main(["qat", run, "--epochs", "1", "--out", qat]) == 0
+    assert os.path.isfile(qat)
+    for extra, name in (([], "qat"), (["--ptq"], "ptq")):
+        out = str(tmp_path / f"{name}.tflite")
+        capsys.readouterr()
+        assert main(["export", run, "--to", "int8", "--out", out, "--json", *extra]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["audit"]["ok"] and os.path.isfile(out[:-len(".tflite")] + ".json")
+        parity = result["parity"]
+        assert parity["views"] > 0 and 0 <= parity["tflite_top1"] <= 1
+        assert "float_top1" in parity
+        if name == "qat":  # the int8 file reproduces the QAT Keras model it came from
+            assert "qat_top1" in parity and parity["agreement"] >= 0.9
