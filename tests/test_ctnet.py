@@ -4,7 +4,7 @@ CT-Module against a 5-D reference written after the official code, the channel p
 
 import numpy as np
 import pytest
-from test_resnet import fit_fixed_batch, moving_squares, randomize_bn
+from test_resnet import fit_small_config, randomize_bn
 
 from kvid import KvidError, models, ops
 from kvid.analysis.count import count
@@ -167,8 +167,5 @@ def test_int8_export_small_config(tmp_path):
 
 
 def test_small_config_fits_a_batch():
-    tf.keras.utils.set_random_seed(0)
-    clips, labels = moving_squares(frames=8, size=32)
-    model = models.build("ctnet_r50", frames=8, size=32, num_classes=5, **SMALL)
-    accuracy, steps = fit_fixed_batch(model, clips, labels, max_steps=300)
+    accuracy, steps = fit_small_config(lambda: models.build("ctnet_r50", frames=8, size=32, num_classes=5, **SMALL))
     assert accuracy >= 0.9, (accuracy, steps)

@@ -5,13 +5,13 @@ import functools
 
 import numpy as np
 import pytest
-from test_resnet import fit_fixed_batch, moving_squares, randomize_bn
+from test_resnet import fit_small_config, randomize_bn
 
 from kvid import KvidError, models, ops
 from kvid.analysis.count import count
 from kvid.blocks.ate import ate
 from kvid.blocks.mgte import mgte
-from kvid.keras import keras, tf
+from kvid.keras import keras
 
 EPS = ops.video.BN_EPSILON
 
@@ -191,9 +191,6 @@ def test_int8_export_small_config(tmp_path):
 
 
 def test_small_config_fits_a_batch():
-    tf.keras.utils.set_random_seed(0)
-    clips, labels = moving_squares(frames=8, size=32)
-    model = models.build("eacnet_r50", frames=8, size=32, num_classes=5,
-                         **models.get("eacnet_r50").small)
-    accuracy, steps = fit_fixed_batch(model, clips, labels, max_steps=300)
+    accuracy, steps = fit_small_config(lambda: models.build(
+        "eacnet_r50", frames=8, size=32, num_classes=5, **models.get("eacnet_r50").small))
     assert accuracy >= 0.9, (accuracy, steps)

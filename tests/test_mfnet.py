@@ -3,13 +3,13 @@ the unit and multiplexer layout, 2-D -> 3-D inflation, int8 export, fitting a ba
 
 import numpy as np
 import pytest
-from test_resnet import fit_fixed_batch, moving_squares, randomize_bn
+from test_resnet import fit_small_config, randomize_bn
 from test_sevnet import export_small, grouped_convs
 
 from kvid import KvidError, models, ops
 from kvid.analysis.count import count
 from kvid.blocks import fiber
-from kvid.keras import keras, tf
+from kvid.keras import keras
 from kvid.models.mfnet import inflate
 
 EPS = 1e-5
@@ -167,8 +167,5 @@ def test_int8_export_small_config(tmp_path):
 
 
 def test_small_config_fits_a_batch():
-    tf.keras.utils.set_random_seed(0)
-    clips, labels = moving_squares(frames=8, size=32)
-    model = _small(frames=8, size=32)
-    accuracy, steps = fit_fixed_batch(model, clips, labels, max_steps=300)
+    accuracy, steps = fit_small_config(lambda: _small(frames=8, size=32))
     assert accuracy >= 0.9, (accuracy, steps)

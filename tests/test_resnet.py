@@ -67,6 +67,14 @@ def fit_fixed_batch(model, clips, labels, max_steps=300, lr=3e-3, check_every=25
     return accuracy, steps
 
 
+def fit_small_config(build):
+    """The shared "small config fits a fixed batch" check: seed 0, 16 moving-square clips
+    (8x32x32, 5 classes), ``build()`` the model, fit; returns (accuracy, steps)."""
+    tf.keras.utils.set_random_seed(0)
+    clips, labels = moving_squares(frames=8, size=32)
+    return fit_fixed_batch(build(), clips, labels, max_steps=300)
+
+
 def randomize_bn(model, rng):
     """Random BN parameters and statistics, so inference-mode BN is not the identity."""
     for layer in model.layers:

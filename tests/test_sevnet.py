@@ -8,12 +8,12 @@ Also home of :func:`export_small` and :func:`grouped_convs`, which test_mfnet.py
 
 import numpy as np
 import pytest
-from test_resnet import fit_fixed_batch, moving_squares
+from test_resnet import fit_small_config
 
 from kvid import KvidError, models, ops
 from kvid.analysis.count import count
 from kvid.blocks import sev
-from kvid.keras import keras, tf
+from kvid.keras import keras
 
 # --------------------------------------------------------------------------- published numbers
 
@@ -204,9 +204,6 @@ def test_int8_export_small_config(case, tmp_path):
 
 
 def test_small_config_fits_a_batch():
-    tf.keras.utils.set_random_seed(0)
-    clips, labels = moving_squares(frames=8, size=32)
-    model = models.build("sevnet_g8", frames=8, size=32, num_classes=5,
-                         **models.get("sevnet_g8").small)
-    accuracy, steps = fit_fixed_batch(model, clips, labels, max_steps=300)
+    accuracy, steps = fit_small_config(lambda: models.build(
+        "sevnet_g8", frames=8, size=32, num_classes=5, **models.get("sevnet_g8").small))
     assert accuracy >= 0.9, (accuracy, steps)

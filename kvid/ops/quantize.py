@@ -181,12 +181,11 @@ def fitted_ranges():
     """
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
-    original, calls, ranges = quant_ops.MovingAvgQuantize, {}, {}
+    original, seen = quant_ops.MovingAvgQuantize, {}  # min_var ref -> [min_var, max_var, calls]
 
     def moving_avg_quantize(inputs, min_var, max_var, ema_decay=0.999, **kwargs):
-        n = calls.get(min_var.ref(), 0)
-        calls[min_var.ref()] = n + 1
-        ranges[min_var.ref()] = (min_var, max_var)
+        entry = seen.setdefault(min_var.ref(), [min_var, max_var, 0])
+        n, entry[2] = entry[2], entry[2] + 1
         return original(inputs, min_var, max_var, ema_decay=n / (n + 1), **kwargs)
 
     quant_ops.MovingAvgQuantize = moving_avg_quantize
@@ -194,9 +193,8 @@ def fitted_ranges():
         yield
     finally:
         quant_ops.MovingAvgQuantize = original
-    for min_var, max_var in ranges.values():
-        low, high = min_var.numpy(), max_var.numpy()
-        max_var.assign(np.maximum(high, low + MIN_RANGE))
+    for min_var, max_var, _ in seen.values():
+        max_var.assign(np.maximum(max_var.numpy(), min_var.numpy() + MIN_RANGE))
 
 
 def calibrate(qat_model, batches, steps=None):
