@@ -3,25 +3,38 @@
 ``kvid export ... --android-assets DIR`` calls :func:`write_android_assets`; DIR is normally
 ``android_demo/app/src/main/assets``. The golden vectors (:func:`write_golden_vectors`) are the
 bytes Python builds for a few sample videos - the sampled frame indices, the exact input
-tensor, the logits and the top-5 - and ``android_demo/core``'s JUnit tests rebuild them in Java
-from the same raw frames and compare, so the phone and kvid cannot drift apart unnoticed.
-No TensorFlow here: numpy, ``kvid.data`` (sampling, transforms) and, when a model is given,
-``kvid.runtime``.
+tensor of every view (clip x crop), the logits, the video's averaged scores and top-5 - and
+``android_demo/core``'s JUnit tests rebuild them in Java from the same raw frames and compare,
+so the phone and kvid cannot drift apart unnoticed. No TensorFlow here: numpy, ``kvid.data``
+(sampling, transforms), cv2 (the YUV reference) and, when a model is given, ``kvid.runtime``.
 
 Golden-vector folder layout (all binary files raw, no header)::
 
-    manifest.json            {"format": "kvid-android-golden", "version": 1, "sidecar": {...},
-                              "samples": [...], "faster": {...} or null}
-    <sample>.argb            the sample's decoded frames, (N, H0, W0) ARGB 0xAARRGGBB as
-                             big-endian uint32 (what Bitmap.getPixels gives on the phone)
-    <sample>_c<k>.input      clip k's input tensor bytes (int8/uint8; float32 little-endian)
-    <sample>_c<k>.logits     the output tensor bytes for that input (the model's, or
-                             synthetic logits when no model is given)
+    manifest.json            {"format": "kvid-android-golden", "version": 2, "sidecar": {...},
+                              "model_logits": bool, "samples": [...], "faster": {...} or null,
+                              "faster_models": {...} or null, "yuv": [...]}
+    <sample>.argb            the sample's decoded frames in coded orientation, (N, H0, W0) ARGB
+                             0xAARRGGBB as big-endian uint32 (what Bitmap.getPixels gives)
+    <sample>_v<v>.input      view v's input tensor bytes (int8/uint8; float32 little-endian)
+    <sample>_v<v>.logits     the output tensor bytes for that input (the model's, or synthetic
+                             logits when no model is given; FASTER: the step's logits)
 
-A sample in the manifest: ``name, num_frames, height, width, frames`` (file) and ``clips``: a
-list of ``{"indices", "input", "logits", "scores", "probabilities", "top5"}`` where ``scores``
-are the dequantised logits (float32 values), ``probabilities`` their float64 softmax and
-``top5`` the class indices, best first, ties by lower index (stable sort).
+A sample in the manifest: ``name, num_frames, height, width, rotation`` (clockwise degrees that
+turn the coded frames upright, as a video's rotation metadata), ``frames`` (file), ``clips``: a
+list of ``{"indices"}`` per clip, ``views``: a list of ``{"clip", "crop", "input", "logits",
+"scores", "probabilities", "top5"}`` (view v = clip v // crops, crop v % crops; ``scores`` are
+the dequantised logits, float32 values, ``probabilities`` their float64 softmax, ``top5`` class
+indices best first, ties by lower index), and ``video``: ``{"scores", "probabilities",
+"top5"}`` - for a plain model the mean of the views' scores as ``kvid predict`` computes it
+(``VideoClassifier.predict_views``), for FASTER the prediction after the last clip.
+
+With a real FASTER export (``tflite_path`` = its step model), each FASTER sample also has
+``sequence``: per clip the model that ran, the clip model's raw feature bytes, every step input
+and raw step output by signature name (kvid.runtime.faster's own arithmetic), and
+``faster_models`` gives the tensors' specs, so core replays the whole bookkeeping; the app's
+instrumented test (androidTest) runs the same inputs through LiteRT on a phone.
+``yuv``: decoder-style YUV 4:2:0 frames (planar and semi-planar, padded strides, an odd crop
+window) and their RGB from ``cv2.cvtColor``, the reference of core's ``Yuv420``.
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ from kvid.runtime.interpreter import dequantize, quantize
 from kvid.runtime.predict import softmax, top_k
 
 GOLDEN_FORMAT = "kvid-android-golden"
-GOLDEN_VERSION = 1
+GOLDEN_VERSION = 2
 
 
 def read_sidecar(tflite_path) -> dict:
@@ -70,27 +83,83 @@ def dequantize_output(out: np.ndarray, spec: dict) -> np.ndarray:
     return dequantize(out, spec.get("scale") or 1.0, spec.get("zero_point") or 0).reshape(-1)
 
 
+def clip_protocol(sidecar: dict) -> dict:
+    """The test-time clip protocol of a version-1 or version-2 sidecar: ``{"scheme", "frames",
+    "stride", "window", "clips", "crops", "resize", "crop"}`` with ``resize`` resolved, for a
+    FASTER sidecar its N clips of L frames (one crop) - what ``org.kvid.core.Sidecar.videoSpec``
+    reads."""
+    from kvid.data.transforms import default_resize
+
+    if int(sidecar.get("version", 1)) >= 2:
+        c = sidecar["clip"]
+        p = {"scheme": c["scheme"], "frames": int(c["frames"]), "stride": int(c.get("stride") or 1),
+             "window": c.get("window"), "clips": int(c.get("clips") or 1), "crops": int(c.get("crops") or 1),
+             "crop": int(c["crop"]), "resize": c.get("resize")}
+    else:
+        s, c = sidecar["sampling"], sidecar["crop"]
+        if c.get("mode", "center") != "center":
+            raise KvidError(f"sidecar crop mode {c['mode']!r}: a version-1 sidecar has 'center'")
+        p = {"scheme": s["scheme"], "frames": int(sidecar["frames"]), "stride": int(s.get("stride", 1)),
+             "window": s.get("window"), "clips": int(s.get("clips", 1)), "crops": 1,
+             "crop": int(c["crop"]), "resize": c.get("resize")}
+    if p["crops"] not in (1, 3):
+        raise KvidError(f"sidecar crops={p['crops']}: the Android demo takes 1 or 3 test views")
+    if p["resize"] is None:
+        p["resize"] = p["crop"] if p["crops"] == 3 else default_resize(p["crop"])
+    p["resize"] = int(p["resize"])
+    if sidecar.get("faster"):
+        p["frames"], p["clips"] = int(sidecar["faster"]["clip_frames"]), int(sidecar["faster"]["clips"])
+    return p
+
+
+def test_scheme(scheme: str) -> str:
+    """The scheme test-time indices follow: EAC-Net's ``random_rate`` samples as ``segments``."""
+    return "segments" if scheme == "random_rate" else scheme
+
+
 def clip_indices(sidecar: dict, num_frames: int) -> list[np.ndarray]:
     """The test-time clips of a video as the runtime samples them (FASTER: N clips of L)."""
     from kvid.data.sampling import sample_indices
 
-    s = sidecar["sampling"]
-    frames, clips = int(sidecar["frames"]), int(s.get("clips", 1))
-    if sidecar.get("faster"):
-        frames, clips = int(sidecar["faster"]["clip_frames"]), int(sidecar["faster"]["clips"])
+    p = clip_protocol(sidecar)
     return [
-        sample_indices(num_frames, frames, s["scheme"], stride=int(s.get("stride", 1)), clips=clips,
-                       clip_index=k, window=s.get("window"))
-        for k in range(clips)
+        sample_indices(num_frames, p["frames"], test_scheme(p["scheme"]), stride=p["stride"], clips=p["clips"],
+                       clip_index=k, window=p["window"])
+        for k in range(p["clips"])
     ]
 
 
+def upright(frames: np.ndarray, rotation: int) -> np.ndarray:
+    """Frames ``(N, H, W, 3)`` turned clockwise by ``rotation`` degrees (core's ``Rotated``)."""
+    if rotation % 90:
+        raise KvidError(f"rotation {rotation}: expected a multiple of 90 degrees")
+    return np.rot90(frames, k=-(rotation // 90) % 4, axes=(1, 2))
+
+
+def video_views(sidecar: dict, frames: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Every test view of a video (upright uint8 frames): ``(clip, crop, float32 (T, S, S, 3))``,
+    clip-major, through kvid.data.transforms.eval_views (centre, then both ends for 3 crops)."""
+    from kvid.data.transforms import eval_views
+
+    p = clip_protocol(sidecar)
+    out = []
+    for k, idx in enumerate(clip_indices(sidecar, len(frames))):
+        views = eval_views(frames[idx], p["crop"], crops=p["crops"], resize=p["resize"])
+        out += [(k, c, views[c]) for c in range(p["crops"])]
+    return out
+
+
+def video_scores(view_scores) -> np.ndarray:
+    """A plain model's video score: the float32 mean of its views' dequantised logits, the
+    expression of ``kvid.runtime.predict.VideoClassifier.predict_views``."""
+    return np.stack(view_scores).mean(axis=0)
+
+
 def _check_sidecar(sidecar: dict) -> None:
-    for key in ("labels", "frames", "height", "width", "sampling", "crop", "input", "output"):
+    for key in ("labels", "frames", "height", "width", "input", "output"):
         if key not in sidecar:
             raise KvidError(f"sidecar: missing {key!r}")
-    if sidecar["crop"].get("mode", "center") != "center":
-        raise KvidError(f"sidecar crop mode {sidecar['crop']['mode']!r}: the Android demo does 'center'")
+    clip_protocol(sidecar)
     classes = int(np.prod(sidecar["output"]["shape"]))
     if classes != len(sidecar["labels"]):
         raise KvidError(f"sidecar: {len(sidecar['labels'])} labels but output shape {sidecar['output']['shape']}")
@@ -111,67 +180,155 @@ def _synthetic_logits(spec: dict, rng: np.random.Generator) -> np.ndarray:
     return vals.astype(np_dtype).reshape(spec["shape"])
 
 
-def write_golden_vectors(tflite_path, sidecar: dict, clips: list, out_dir, seed: int = 0) -> dict:
-    """Writes golden vectors for ``clips`` (each a video's decoded RGB frames, uint8
-    ``(N, H0, W0, 3)``) into ``out_dir``; returns the manifest.
+def _scored(scores: np.ndarray) -> dict:
+    return {"scores": [float(v) for v in scores], "probabilities": [float(v) for v in softmax(scores)],
+            "top5": [int(i) for i in top_k(scores)]}
 
-    With a ``tflite_path`` (a single-model export) the logits are that model's output for the
-    exact input bytes; with ``None`` they are synthetic (the Java side is then checked on
-    dequantisation and top-k of known logits, and on everything before the model).
+
+def write_golden_vectors(tflite_path, sidecar: dict, clips: list, out_dir, seed: int = 0,
+                         rotations: list | None = None) -> dict:
+    """Writes golden vectors for ``clips`` (each a video's decoded RGB frames, uint8
+    ``(N, H0, W0, 3)``, in coded orientation; ``rotations[i]``: the clockwise degrees that turn
+    video i upright, default 0) into ``out_dir``; returns the manifest.
+
+    With a ``tflite_path`` the logits are the model's output for the exact input bytes (a
+    FASTER export: ``tflite_path`` is its step model, the two clip models beside it, and every
+    clip's bookkeeping is recorded); with ``None`` they are synthetic (the Java side is then
+    checked on dequantisation, averaging and top-k of known logits, and on everything before
+    the model).
     """
-    from kvid.data.transforms import as_uint8, center_view
+    from kvid.data.transforms import as_uint8
 
     _check_sidecar(sidecar)
+    rotations = list(rotations) if rotations is not None else [0] * len(clips)
+    if len(rotations) != len(clips):
+        raise KvidError(f"{len(rotations)} rotations for {len(clips)} videos")
     os.makedirs(out_dir, exist_ok=True)
-    model = None
-    if tflite_path is not None and not sidecar.get("faster"):
-        from kvid.runtime import ClipModel
+    faster = sidecar.get("faster")
+    model = classifier = runner = None
+    if tflite_path is not None and faster:
+        runner = _FasterRecorder(tflite_path, sidecar)
+    elif tflite_path is not None:
+        from kvid.runtime import ClipModel, VideoClassifier
 
         model = ClipModel(tflite_path, threads=1)
         if list(model.input_shape) != [int(d) for d in sidecar["input"]["shape"]]:
             raise KvidError(f"{os.fspath(tflite_path)}: input shape {list(model.input_shape)} does not match its "
                             f"sidecar {sidecar['input']['shape']}")
-    crop = sidecar["crop"]
+        classifier = VideoClassifier(tflite_path, threads=1)
     rng = np.random.default_rng(seed)
     samples = []
-    for s, frames in enumerate(clips):
+    for s, (frames, rotation) in enumerate(zip(clips, rotations)):
         frames = as_uint8(frames)
         n, h0, w0 = (int(d) for d in frames.shape[:3])
         name = f"sample{s}"
         to_argb(frames).astype(">u4").tofile(os.path.join(out_dir, f"{name}.argb"))
-        entry = {"name": name, "num_frames": n, "height": h0, "width": w0, "frames": f"{name}.argb", "clips": []}
-        for k, idx in enumerate(clip_indices(sidecar, n)):
-            view = center_view(frames[idx], int(crop["crop"]), crop.get("resize"))
+        entry = {"name": name, "num_frames": n, "height": h0, "width": w0, "rotation": int(rotation),
+                 "frames": f"{name}.argb", "clips": [{"indices": [int(i) for i in idx]}
+                                                     for idx in clip_indices(sidecar, n)],
+                 "views": []}
+        views = video_views(sidecar, upright(frames, int(rotation)))
+        if runner is not None:
+            runner.start()
+        view_scores = []
+        for v, (k, c, view) in enumerate(views):
             tensor = quantize_input(view, sidecar["input"])
             if model is not None:
-                runtime_tensor = model.quantize_input(view)
-                if not np.array_equal(runtime_tensor, tensor):
+                if not np.array_equal(model.quantize_input(view), tensor):
                     raise KvidError(f"{os.fspath(tflite_path)}: kvid.runtime quantises the input differently "
                                     "from the sidecar's scale/zero point")
                 raw = _run_raw(model, tensor)
+            elif runner is not None:
+                raw = runner.clip(view, tensor, out_dir, f"{name}_c{k}")
             else:
                 raw = _synthetic_logits(sidecar["output"], rng)
             scores = dequantize_output(raw, sidecar["output"])
-            base = f"{name}_c{k}"
+            view_scores.append(scores)
+            base = f"{name}_v{v}"
             _write_tensor(tensor, os.path.join(out_dir, base + ".input"))
             _write_tensor(raw, os.path.join(out_dir, base + ".logits"))
-            entry["clips"].append({
-                "indices": [int(i) for i in idx],
-                "input": base + ".input",
-                "logits": base + ".logits",
-                "scores": [float(v) for v in scores],
-                "probabilities": [float(v) for v in softmax(scores)],
-                "top5": [int(i) for i in top_k(scores)],
-            })
+            entry["views"].append({"clip": k, "crop": c, "input": base + ".input", "logits": base + ".logits",
+                                   **_scored(scores)})
+        if faster:
+            final = view_scores[-1]  # FASTER predicts after every clip; the video's is the last
+        else:
+            final = video_scores(view_scores)
+            if classifier is not None:
+                kvid_mean, _ = classifier.predict_views(np.stack([v for _, _, v in views]))
+                if not np.array_equal(kvid_mean, final):
+                    raise KvidError("the golden video scores differ from kvid predict's average")
+        entry["video"] = _scored(final)
+        if runner is not None:
+            entry["sequence"] = runner.sequence
         samples.append(entry)
-    faster = _faster_vectors(sidecar["faster"], out_dir, rng) if sidecar.get("faster") else None
     manifest = {
         "format": GOLDEN_FORMAT, "version": GOLDEN_VERSION, "sidecar": sidecar,
-        "model_logits": model is not None, "samples": samples, "faster": faster,
+        "model_logits": model is not None or runner is not None, "samples": samples,
+        "faster": _faster_vectors(faster, out_dir, rng) if faster else None,
+        "faster_models": runner.specs() if runner is not None else None,
+        "yuv": _yuv_vectors(out_dir, rng),
     }
     with open(os.path.join(out_dir, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)
     return manifest
+
+
+class _FasterRecorder:
+    """Runs a real FASTER export clip by clip through kvid.runtime.faster (its own arithmetic)
+    and records every tensor crossing a model boundary, for core to replay."""
+
+    def __init__(self, step_path, sidecar):
+        from export.metadata import sidecar_path
+        from kvid.runtime.faster import FasterModels, FasterStream
+
+        self.models = FasterModels(sidecar_path(step_path), threads=1)
+        self.stream = FasterStream(self.models)
+        self.sidecar = sidecar
+
+    def start(self):
+        self.stream.reset()
+        self.states = self.models.zero_states()
+        self.sequence = []
+
+    def clip(self, view, tensor, out_dir, base):
+        t = len(self.sequence)
+        expensive = self.stream.is_expensive(t)
+        feature = np.asarray(self.models.features(view, expensive))
+        model = self.models.expensive if expensive else self.models.cheap
+        (in_details,) = model.inputs.values()
+        if not np.array_equal(np.asarray(quantize(view, in_details["dtype"], *in_details["quantization"])), tensor):
+            raise KvidError(f"{base}: the FASTER clip model quantises the input differently from the sidecar")
+        clip_out = next(iter(model.outputs.values()))
+        inputs = self.models.step_inputs(feature, clip_out, self.states, t, expensive)
+        raw = {k: np.asarray(v) for k, v in self.models.step(**inputs).items()}
+        self.states, logits = self.models.run_step(feature, self.states, t, expensive)
+        streamed = self.stream.push_clip(view)  # the runtime's streaming path must agree
+        if not (np.array_equal(streamed, logits) and np.array_equal(
+                logits, dequantize(raw["logits"], *self.models.step.outputs["logits"]["quantization"]).reshape(-1))):
+            raise KvidError(f"{base}: kvid.runtime.faster's paths disagree on the logits")
+        record = {"expensive": bool(expensive), "feature": f"{base}.feature", "step_inputs": {}, "step_outputs": {}}
+        _write_tensor(feature, os.path.join(out_dir, record["feature"]))
+        for kind, tensors in (("step_inputs", inputs), ("step_outputs", raw)):
+            for key, value in tensors.items():
+                fname = f"{base}.{'in' if kind == 'step_inputs' else 'out'}.{key}"
+                _write_tensor(np.asarray(value), os.path.join(out_dir, fname))
+                record[kind][key] = fname
+        self.sequence.append(record)
+        return raw["logits"]
+
+    def specs(self) -> dict:
+        def spec(details, name):
+            scale, zero_point = details["quantization"]
+            dtype = np.dtype(details["dtype"]).name
+            return {"name": name, "shape": [int(d) for d in details["shape"]], "dtype": dtype,
+                    "scale": float(scale) if dtype != "float32" else None,
+                    "zero_point": int(zero_point) if dtype != "float32" else None}
+
+        (e_out,) = self.models.expensive.outputs.values()
+        (c_out,) = self.models.cheap.outputs.values()
+        return {"expensive_output": spec(e_out, "expensive"), "cheap_output": spec(c_out, "cheap"),
+                "step_inputs": {k: spec(d, k) for k, d in self.models.step.inputs.items()},
+                "step_outputs": {k: spec(d, k) for k, d in self.models.step.outputs.items()}}
 
 
 def _spec(name: str, shape, scale: float, zero_point: int, dtype: str = "int8") -> dict:
@@ -228,6 +385,52 @@ def _faster_vectors(f: dict, out_dir: str, rng: np.random.Generator) -> dict:
     }
 
 
+def _yuv_vectors(out_dir: str, rng: np.random.Generator) -> list[dict]:
+    """YUV 4:2:0 frames laid out as a decoder's Image planes (I420, NV12, NV21; padded rows)
+    and their RGB from cv2.cvtColor (BT.601 limited range), cropped to an odd window."""
+    import cv2
+
+    out = []
+    for i, (w, h, layout) in enumerate([(18, 10, "i420"), (64, 48, "nv12"), (34, 22, "nv21")]):
+        cw, ch = w // 2, h // 2
+        y = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        y.flat[:4] = (0, 15, 16, 255)
+        u = rng.integers(0, 256, (ch, cw)).astype(np.uint8)
+        v = rng.integers(0, 256, (ch, cw)).astype(np.uint8)
+        code = {"i420": cv2.COLOR_YUV2RGB_I420, "nv12": cv2.COLOR_YUV2RGB_NV12, "nv21": cv2.COLOR_YUV2RGB_NV21}[layout]
+        packed = (np.concatenate([y.ravel(), u.ravel(), v.ravel()]) if layout == "i420" else
+                  np.concatenate([y.ravel(), np.stack([u, v] if layout == "nv12" else [v, u], -1).ravel()]))
+        rgb = cv2.cvtColor(packed.reshape(h * 3 // 2, w), code)
+        # the planes as a decoder hands them over: rows padded to a stride
+        y_stride = w + 3
+        planes = bytearray(np.pad(y, ((0, 0), (0, y_stride - w))).tobytes())
+        y_plane = [0, y_stride, 1]
+        if layout == "i420":
+            c_stride = cw + 1
+            u_plane = [len(planes), c_stride, 1]
+            planes += np.pad(u, ((0, 0), (0, 1))).tobytes()
+            v_plane = [len(planes), c_stride, 1]
+            planes += np.pad(v, ((0, 0), (0, 1))).tobytes()
+        else:
+            c_stride = 2 * cw + 2
+            first, second = (u, v) if layout == "nv12" else (v, u)
+            inter = np.pad(np.stack([first, second], -1).reshape(ch, 2 * cw), ((0, 0), (0, 2)))
+            base = len(planes)
+            planes += inter.tobytes()
+            u_plane = [base + (0 if layout == "nv12" else 1), c_stride, 2]
+            v_plane = [base + (1 if layout == "nv12" else 0), c_stride, 2]
+        left, top = 1, 1  # an odd crop window: the chroma of the coded column still applies
+        win = rgb[top:h - 1, left:w - 2]
+        name = f"yuv{i}"
+        with open(os.path.join(out_dir, name + ".planes"), "wb") as fh:
+            fh.write(bytes(planes))
+        win.astype(np.uint8).tofile(os.path.join(out_dir, name + ".rgb"))
+        out.append({"layout": layout, "planes": name + ".planes", "y": y_plane, "u": u_plane, "v": v_plane,
+                    "crop": [left, top, int(win.shape[1]), int(win.shape[0])], "rgb": name + ".rgb",
+                    "full_range": False})
+    return out
+
+
 def _run_raw(model, tensor: np.ndarray) -> np.ndarray:
     """The model's raw output tensor (int8 stays int8) for an exact input tensor."""
     interp = model.interpreter
@@ -262,13 +465,19 @@ def sample_clips(seed: int = 0) -> list[np.ndarray]:
     return clips
 
 
+#: rotation metadata for :func:`sample_clips` (clockwise degrees): a phone video held upright
+#: is stored sideways with 90 (or 270) to turn it back
+SAMPLE_ROTATIONS = [0, 90, 0, 270]
+
+
 def write_android_assets(tflite_path, out_dir, sidecar: dict | None = None, clips: list | None = None,
-                         sample_video=None, golden: bool = True) -> dict:
+                         sample_video=None, golden: bool = True, rotations: list | None = None) -> dict:
     """Everything the app needs in ``out_dir`` (normally ``android_demo/app/src/main/assets``):
     ``model.tflite`` + ``model.json`` (a FASTER export: its expensive/cheap/step models under
     the names its sidecar gives), ``labels.txt``, optionally ``sample.mp4``, and golden vectors
-    in ``golden/`` (kept out of the APK by the app's build file; read by the core's JVM tests).
-    Returns ``{"dir", "files", "golden"}``.
+    in ``golden/`` (kept out of the APK by the app's build file; read by the core's JVM tests
+    and the app's instrumented test) for ``clips`` (default :func:`sample_clips`, with
+    ``rotations`` default :data:`SAMPLE_ROTATIONS`). Returns ``{"dir", "files", "golden"}``.
     """
     tflite_path = os.fspath(tflite_path)
     if not os.path.isfile(tflite_path):
@@ -303,7 +512,9 @@ def write_android_assets(tflite_path, out_dir, sidecar: dict | None = None, clip
         golden_dir = os.path.join(out_dir, "golden")
         if os.path.isdir(golden_dir):
             shutil.rmtree(golden_dir)
-        manifest = write_golden_vectors(None if faster else tflite_path, sidecar,
-                                        clips if clips is not None else sample_clips(), golden_dir)
+        videos = clips if clips is not None else sample_clips()
+        if rotations is None and clips is None:
+            rotations = SAMPLE_ROTATIONS
+        manifest = write_golden_vectors(tflite_path, sidecar, videos, golden_dir, rotations=rotations)
         written.append("golden/")
     return {"dir": os.fspath(out_dir), "files": written, "golden": manifest is not None}

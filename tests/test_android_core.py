@@ -1,33 +1,35 @@
 """android_demo/core on the JVM: its JUnit tests, against golden vectors generated here.
 
 Compiles ``android_demo/core/src/main/java`` and ``core/src/test/java`` with javac
-(``--release 8``: the Java 8 library API, a safe subset of what Android API 24 offers), generates
-golden vectors with ``export.android_assets.write_golden_vectors`` for several sidecars (the
-sampling schemes, quantisations and a FASTER block; small synthetic videos of odd sizes,
-landscape and portrait) and runs every JUnit test pointed at them. Python's bytes and Java's
-must agree exactly, so the phone and kvid cannot drift apart.
+(``--release 8``: the Java 8 library API; the Android API 24 traps outside it - String.join,
+java.time, java.nio.file ... - are refused by a source check), generates golden vectors with
+``export.android_assets.write_golden_vectors`` for several sidecars (version 1 and 2, every
+sampling scheme, 1 and 3 crops, quantisations, rotation metadata, a synthetic FASTER block and
+a real tiny FASTER export; small synthetic videos of odd sizes, landscape and portrait) and runs
+every JUnit test pointed at them. Python's bytes and Java's must agree exactly, so the phone and
+kvid cannot drift apart.
 
 Needs javac/java 17 and JUnit 4 (Debian: ``apt-get install -y openjdk-17-jdk-headless junit4``);
-skips with a message when either is absent.
+skips with a message when either is absent, fails instead under ``CI=true``.
 """
 
 from __future__ import annotations
 
 import copy
 import glob
+import json
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE = os.path.join(ROOT, "android_demo", "core")
+from android_tooling import ANDROID, JUNIT_JARS, java_toolchain, tiny_faster_export
+
+CORE = os.path.join(ANDROID, "core")
 MAIN = os.path.join(CORE, "src", "main", "java")
 TEST = os.path.join(CORE, "src", "test", "java")
-JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar")
 
 BASE = {
     "format": "kvid-tflite-sidecar", "version": 1, "kvid_version": "0.1.0", "model": "sevnet_g8",
@@ -45,7 +47,15 @@ def _variant(**changes) -> dict:
     sc = copy.deepcopy(BASE)
     for key, value in changes.items():
         sc[key] = value
-    t, s = sc["frames"], sc["crop"]["crop"]
+    if "clip" in changes:  # a version-2 sidecar: one "clip" object instead of sampling + crop
+        sc["version"] = 2
+        del sc["sampling"], sc["crop"]
+        sc["clip"] = {"scheme": "dense", "frames": sc["frames"], "stride": 1, "window": None, "clips": 1,
+                      "crops": 1, "scale": None, "flip": False, **changes["clip"]}
+        s = sc["clip"]["crop"]
+    else:
+        s = sc["crop"]["crop"]
+    t = sc["frames"]
     sc["height"] = sc["width"] = s
     sc["input"]["shape"] = [t, s, s, 3]
     return sc
@@ -69,7 +79,19 @@ def sidecars() -> dict[str, dict]:
             crop={"mode": "center", "resize": 48, "crop": 48},
             input={"name": "clip", "shape": None, "dtype": "int8", "scale": 0.5, "zero_point": -100},
         ),
-        # FASTER: N = 8 clips of L = 4 frames, pattern 1:3
+        # version 2: 3 dense clips x 3 crops (SEVNet's Kinetics protocol: short side = crop,
+        # centre and both ends) - 9 views averaged
+        "v2_dense_3x3": _variant(
+            frames=4, clip={"scheme": "dense", "stride": 2, "clips": 3, "crops": 3, "resize": 40, "crop": 40},
+        ),
+        # version 2: EAC-Net's random_rate (tests as segments), 2 clips x 3 crops, short side
+        # above the crop, float logits
+        "v2_random_rate": _variant(
+            frames=6, clip={"scheme": "random_rate", "clips": 2, "crops": 3, "resize": 46, "crop": 40,
+                            "scale": [40, 60], "flip": True},
+            output={"name": "logits", "shape": [1, 7], "dtype": "float32"},
+        ),
+        # FASTER: N = 8 clips of L = 4 frames, pattern 1:3 (synthetic quantisation parameters)
         "faster": _variant(
             frames=4, sampling={"scheme": "dense", "stride": 1, "clips": 8},
             crop={"mode": "center", "resize": 46, "crop": 40},
@@ -85,14 +107,8 @@ def sidecars() -> dict[str, dict]:
     }
 
 
-def _toolchain():
-    javac, java = shutil.which("javac"), shutil.which("java")
-    if not javac or not java:
-        pytest.skip("javac/java not found: install a JDK 17 (apt-get install -y openjdk-17-jdk-headless)")
-    missing = [j for j in JUNIT_JARS if not os.path.isfile(j)]
-    if missing:
-        pytest.skip(f"JUnit 4 jars missing ({', '.join(missing)}): apt-get install -y junit4")
-    return javac, java
+#: rotation metadata of the sample videos (clockwise degrees to upright)
+ROTATIONS = [0, 90, 0, 270]
 
 
 def _compile(javac: str, out: str) -> tuple[str, list[str]]:
@@ -111,21 +127,51 @@ def _compile(javac: str, out: str) -> tuple[str, list[str]]:
     return os.pathsep.join([out, *JUNIT_JARS]), classes
 
 
+#: Java 8 library API that Android API 24 lacks (javac --release 8 accepts it): the traps
+FORBIDDEN = re.compile(
+    r"^\s*import\s+(?:android\.|androidx\.|org\.json\.)[\w.]*"
+    r"|String\.join\(|java\.time\.\w+|java\.nio\.file\.\w+|java\.util\.Base64", re.M)
+
+
+def _forbidden_hits(text: str) -> list[str]:
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", text, flags=re.S)  # comments may name anything
+    return FORBIDDEN.findall(code)
+
+
 def test_core_sources_have_no_android_or_post_api24_imports():
-    """core must build as a plain java-library and run on API 24 (no java.nio.file, java.time)."""
-    forbidden = re.compile(r"^\s*import\s+(android\.|androidx\.|java\.nio\.file\.|java\.time\.|org\.json\.)", re.M)
+    """core must build as a plain java-library and run on API 24: no android.*, and none of the
+    Java 8 library API that Android added only in API 26 (String.join, java.time,
+    java.nio.file, java.util.Base64) - javac --release 8 would accept them."""
     for path in glob.glob(os.path.join(MAIN, "**", "*.java"), recursive=True):
         with open(path, encoding="utf-8") as fh:
-            hits = forbidden.findall(fh.read())
-        assert not hits, f"{path}: imports {hits}"
+            hits = _forbidden_hits(fh.read())
+        assert not hits, f"{path}: uses {hits}, which Android API 24 lacks"
+    # the check itself: it catches what it claims to
+    assert _forbidden_hits('String s = String.join(",", list);') and not _forbidden_hits('// String.join(')
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     """(java, classpath, test classes): core and its tests compiled once for this module."""
-    javac, java = _toolchain()
+    javac, java = java_toolchain()
     cp, classes = _compile(javac, str(tmp_path_factory.mktemp("android_core") / "classes"))
     return java, cp, classes
+
+
+def _junit(java, cp, dirs, *classes):
+    r = subprocess.run(
+        [java, f"-Dkvid.golden={os.pathsep.join(map(str, dirs))}", "-Dkvid.golden.required=true", "-cp", cp,
+         "org.junit.runner.JUnitCore", *(classes or ["org.kvid.core.GoldenVectorsTest"])],
+        capture_output=True, text=True, timeout=300,
+    )
+    return r.returncode, r.stdout + r.stderr
+
+
+def _summaries(report: str) -> list[tuple[int, int, int]]:
+    """(views, FASTER clips, YUV frames) per golden folder, from GoldenVectorsTest's output."""
+    found = re.findall(r"golden vectors: \d+ samples, (\d+) views match, (\d+) FASTER clips replayed, "
+                       r"(\d+) YUV frames match", report)
+    return [tuple(int(v) for v in m) for m in found]
 
 
 def test_android_core_junit_against_golden_vectors(tmp_path, compiled):
@@ -140,59 +186,118 @@ def test_android_core_junit_against_golden_vectors(tmp_path, compiled):
     dirs = []
     for name, sc in sidecars().items():
         out = tmp_path / "golden" / name
-        manifest = write_golden_vectors(None, sc, clips, str(out), seed=len(dirs))
+        manifest = write_golden_vectors(None, sc, clips, str(out), seed=len(dirs), rotations=ROTATIONS)
         assert len(manifest["samples"]) == len(clips)
         dirs.append(str(out))
 
-    r = subprocess.run(
-        [java, f"-Dkvid.golden={os.pathsep.join(dirs)}", "-Dkvid.golden.required=true", "-cp", cp,
-         "org.junit.runner.JUnitCore", *classes],
-        capture_output=True, text=True, timeout=300,
-    )
-    report = r.stdout + r.stderr
-    assert r.returncode == 0, f"JUnit failed:\n{report[-6000:]}"
+    rc, report = _junit(java, cp, dirs, *classes)
+    assert rc == 0, f"JUnit failed:\n{report[-6000:]}"
     assert re.search(r"^OK \(\d+ tests\)", report, re.M), report[-3000:]
-    matched = re.findall(r"golden vectors: \d+ samples, (\d+) clips match", report)
-    assert len(matched) == len(dirs), f"golden test did not check every set:\n{report[-3000:]}"
-    expected_clips = [sum(len(c["clips"]) for c in _manifest(d)["samples"]) for d in dirs]
-    assert [int(m) for m in matched] == expected_clips
+    found = _summaries(report)
+    assert len(found) == len(dirs), f"golden test did not check every set:\n{report[-3000:]}"
+    expected = [(sum(len(s["views"]) for s in _manifest(d)["samples"]), 0, 3) for d in dirs]
+    assert found == expected
+    # what was covered: 1 and 3 crops, 9 views per video at most, rotated samples
+    views = {name: len(_manifest(d)["samples"][0]["views"]) for name, d in zip(sidecars(), dirs)}
+    assert views["v2_dense_3x3"] == 9 and views["v2_random_rate"] == 6 and views["dense_int8"] == 1
 
 
 def test_golden_vectors_catch_a_one_byte_drift(tmp_path, compiled):
-    """The comparison is real: flip one input byte on the Python side and JUnit must fail."""
+    """The comparison is real: flip one input byte, one averaged score, or one cv2 RGB byte on
+    the Python side and JUnit must fail, naming what differs."""
     from export.android_assets import sample_clips, write_golden_vectors
 
     java, cp, _ = compiled
     out = tmp_path / "golden"
-    manifest = write_golden_vectors(None, sidecars()["dense_int8"], sample_clips()[:1], str(out))
-    path = out / manifest["samples"][0]["clips"][0]["input"]
+    manifest = write_golden_vectors(None, sidecars()["v2_dense_3x3"], sample_clips()[:1], str(out))
+    path = out / manifest["samples"][0]["views"][4]["input"]
     data = bytearray(path.read_bytes())
     data[1234] = (data[1234] + 1) % 256
     path.write_bytes(bytes(data))
-    r = subprocess.run(
-        [java, f"-Dkvid.golden={out}", "-Dkvid.golden.required=true", "-cp", cp,
-         "org.junit.runner.JUnitCore", "org.kvid.core.GoldenVectorsTest"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode != 0
-    assert "input tensor differs first at byte 1234" in r.stdout + r.stderr
+    rc, report = _junit(java, cp, [out])
+    assert rc != 0 and "view 4 (clip 1, crop 1): input tensor differs first at byte 1234" in report, report[-2000:]
+
+    manifest = write_golden_vectors(None, sidecars()["v2_dense_3x3"], sample_clips()[:1], str(out))
+    manifest["samples"][0]["video"]["scores"][2] += 1e-3
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    rc, report = _junit(java, cp, [out])
+    assert rc != 0 and ": video: score 2" in report, report[-2000:]
+
+    manifest = write_golden_vectors(None, sidecars()["dense_int8"], sample_clips()[:1], str(out))
+    rgb = out / manifest["yuv"][1]["rgb"]
+    data = bytearray(rgb.read_bytes())
+    data[100] ^= 1
+    rgb.write_bytes(bytes(data))
+    rc, report = _junit(java, cp, [out])
+    assert rc != 0 and "nv12 YUV -> RGB at" in report, report[-2000:]
 
 
-def _manifest(d: str) -> dict:
-    import json
+@pytest.fixture(scope="module")
+def faster_export(tmp_path_factory):
+    return tiny_faster_export(str(tmp_path_factory.mktemp("tiny_faster")))
 
+
+def test_golden_vectors_of_a_real_faster_export(tmp_path, compiled, faster_export):
+    """A real three-model FASTER export (tiny): the golden vectors carry every clip's feature
+    bytes, step inputs and raw step outputs from kvid.runtime.faster, and core replays the
+    whole sequence - schedule, requantised features, control, carried state, logits - byte for
+    byte, for rotated and short videos too; write_android_assets copies the three models."""
+    from export.android_assets import sample_clips, write_android_assets
+    from export.metadata import read_sidecar
+
+    java, cp, _ = compiled
+    sidecar = read_sidecar(faster_export)
+    assets = tmp_path / "assets"
+    videos = [c[:, :40, :52] for c in sample_clips(seed=5)]
+    result = write_android_assets(faster_export, str(assets), clips=videos, rotations=ROTATIONS)
+    spec = sidecar["faster"]
+    assert sorted(result["files"]) == sorted(["golden/", "labels.txt", "model.json", spec["expensive"], spec["cheap"],
+                                              spec["step"]])
+    manifest = _manifest(str(assets / "golden"))
+    assert manifest["model_logits"] is True and manifest["faster_models"]["step_inputs"].keys() >= {"feature", "control"}
+    seq = manifest["samples"][0]["sequence"]
+    assert [c["expensive"] for c in seq] == [True, False, True]  # 1:1 over 3 clips
+    rc, report = _junit(java, cp, [assets / "golden"])
+    assert rc == 0, report[-4000:]
+    assert _summaries(report) == [(len(videos) * 3, len(videos) * 3, 3)]
+
+    # a carried state that drifts by one byte is caught at the next clip
+    state_file = assets / "golden" / seq[0]["step_outputs"]["state"]
+    data = bytearray(state_file.read_bytes())
+    data[0] = (data[0] + 1) % 256
+    state_file.write_bytes(bytes(data))
+    rc, report = _junit(java, cp, [assets / "golden"])
+    assert rc != 0 and "FASTER clip 1: step input state" in report, report[-2000:]
+
+
+def _manifest(d) -> dict:
     with open(os.path.join(d, "manifest.json"), encoding="utf-8") as fh:
         return json.load(fh)
 
 
 def test_golden_python_side_matches_kvid_data():
-    """The Python half uses kvid.data's own sampler and view (not a copy of the formulas)."""
-    from export.android_assets import clip_indices, quantize_input, to_argb, top_k
+    """The Python half uses kvid.data's own sampler and views (not a copy of the formulas), and
+    reads version-1 and version-2 sidecars into the same protocol."""
+    from export.android_assets import (clip_indices, clip_protocol, quantize_input, to_argb, top_k, upright,
+                                       video_views)
     from kvid.data.sampling import sample_indices
-    from kvid.data.transforms import center_view
+    from kvid.data.transforms import center_view, eval_views
 
     sc = sidecars()["dense_int8"]
     assert [list(i) for i in clip_indices(sc, 100)] == [list(sample_indices(100, 8, "dense", stride=2))]
+    v2 = _variant(clip={"scheme": "dense", "stride": 2, "resize": 73, "crop": 64})
+    assert clip_protocol(v2) == clip_protocol(sc)
+    rr = sidecars()["v2_random_rate"]
+    assert [list(i) for i in clip_indices(rr, 50)] == [
+        list(sample_indices(50, 6, "segments", clips=2, clip_index=k)) for k in range(2)]
+    video = np.random.default_rng(0).integers(0, 256, (30, 50, 70, 3)).astype(np.uint8)
+    views = video_views(rr, video)
+    assert [(k, c) for k, c, _ in views] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    idx = sample_indices(30, 6, "segments", clips=2, clip_index=1)
+    np.testing.assert_array_equal(views[5][2], eval_views(video[idx], 40, crops=3, resize=46)[2])
+    # rotation: clockwise, as core's Rotated (the top-left pixel comes from the bottom-left)
+    assert upright(video[:1], 90).shape == (1, 70, 50, 3)
+    np.testing.assert_array_equal(upright(video[:1], 90)[0, 0, 0], video[0, -1, 0])
     frame = np.arange(2 * 5 * 7 * 3, dtype=np.uint8).reshape(2, 5, 7, 3)
     argb = to_argb(frame)
     assert argb.dtype == np.uint32 and argb[0, 0, 1] == 0xFF000000 | (3 << 16) | (4 << 8) | 5
@@ -219,10 +324,6 @@ def test_android_assets_of_a_real_int8_export(tmp_path, compiled):
     assert sorted(result["files"]) == ["golden/", "labels.txt", "model.json", "model.tflite"]
     manifest = _manifest(str(assets / "golden"))
     assert manifest["model_logits"] is True
-    r = subprocess.run(
-        [java, f"-Dkvid.golden={assets / 'golden'}", "-Dkvid.golden.required=true", "-cp", cp,
-         "org.junit.runner.JUnitCore", "org.kvid.core.GoldenVectorsTest"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "clips match" in r.stdout
+    rc, report = _junit(java, cp, [assets / "golden"])
+    assert rc == 0, report[-4000:]
+    assert _summaries(report) == [(4, 0, 3)]

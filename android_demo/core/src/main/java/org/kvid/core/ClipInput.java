@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * Builds the model's input tensor (T, H, W, 3) from T frames: each frame through
- * {@link Preprocessor#centerView}, stacked in time order, then quantised for 8-bit inputs or
- * written as float32 raw pixels for float exports.
+ * {@link Preprocessor#view} (the centre view, or view c of 3), stacked in time order, then
+ * quantised for 8-bit inputs or written as float32 raw pixels for float exports.
  */
 public final class ClipInput {
     private final Preprocessor pre;
@@ -40,22 +40,32 @@ public final class ClipInput {
         return new byte[frames * pre.frameBytes()];
     }
 
-    /** Preprocesses {@code frame} into slot {@code t} of {@code rgbClip}. */
-    public void putFrame(byte[] rgbClip, int t, Frame frame) {
+    /** Preprocesses the centre view of {@code frame} into slot {@code t} of {@code rgbClip}. */
+    public void putFrame(byte[] rgbClip, int t, Pixels frame) {
+        putView(rgbClip, t, frame, 1, 0);
+    }
+
+    /** Preprocesses view {@code view} of {@code crops} of {@code frame} into slot {@code t} of {@code rgbClip}. */
+    public void putView(byte[] rgbClip, int t, Pixels frame, int crops, int view) {
         if (t < 0 || t >= frames) {
             throw new KvidException("frame slot " + t + ": the clip has " + frames + " frames");
         }
-        pre.centerView(frame.argb, frame.width, frame.height, rgbClip, t * pre.frameBytes());
+        pre.view(frame, crops, view, rgbClip, t * pre.frameBytes());
     }
 
-    /** The preprocessed RGB clip of exactly T frames. */
-    public byte[] rgbClip(List<Frame> clipFrames) {
+    /** The preprocessed RGB clip (centre view) of exactly T frames. */
+    public byte[] rgbClip(List<? extends Pixels> clipFrames) {
+        return rgbClip(clipFrames, 1, 0);
+    }
+
+    /** The preprocessed RGB clip of view {@code view} of {@code crops} of exactly T frames. */
+    public byte[] rgbClip(List<? extends Pixels> clipFrames, int crops, int view) {
         if (clipFrames.size() != frames) {
             throw new KvidException("clip of " + clipFrames.size() + " frames: the model takes " + frames);
         }
         byte[] rgb = newRgbClip();
         for (int t = 0; t < frames; t++) {
-            putFrame(rgb, t, clipFrames.get(t));
+            putView(rgb, t, clipFrames.get(t), crops, view);
         }
         return rgb;
     }

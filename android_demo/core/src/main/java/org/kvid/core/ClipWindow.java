@@ -55,14 +55,36 @@ public final class ClipWindow {
         if (!wants(timestampMs)) {
             return false;
         }
-        lastAcceptedMs = timestampMs;
         System.arraycopy(frameRgb, 0, ring[next], 0, frameBytes);
+        accept(timestampMs);
+        return true;
+    }
+
+    /**
+     * Offers one frame, preprocessed straight into the window's ring slot (no per-frame buffer):
+     * the centre view of {@code frame} through {@code pre}. Returns false (and reads nothing)
+     * when the frame arrives sooner than the interval after the last accepted one.
+     */
+    public boolean push(Pixels frame, Preprocessor pre, double timestampMs) {
+        if (pre.frameBytes() != frameBytes) {
+            throw new KvidException("a preprocessor of " + pre.frameBytes() + "-byte frames for a window of "
+                    + frameBytes + "-byte frames");
+        }
+        if (!wants(timestampMs)) {
+            return false;
+        }
+        pre.centerView(frame, ring[next], 0);
+        accept(timestampMs);
+        return true;
+    }
+
+    private void accept(double timestampMs) {
+        lastAcceptedMs = timestampMs;
         next = (next + 1) % frames;
         if (count < frames) {
             count++;
         }
         sinceClip++;
-        return true;
     }
 
     /** True when the window is full and {@code hop} new frames arrived since the last clip. */

@@ -46,6 +46,9 @@ public final class FasterSession {
     private final Map<String, byte[]> states = new LinkedHashMap<String, byte[]>();
     private int clipIndex;
     private boolean stepPending;
+    /** Live use: clips per aggregation window (0: one sequence, never restarted). */
+    private int window;
+    private int windowsDone;
 
     /** The step model's tensors, by signature name. */
     public static final class StepIo {
@@ -160,6 +163,12 @@ public final class FasterSession {
     /** Starts a new video or stream: clip 0 next, every state back to zero. */
     public void reset() {
         clipIndex = 0;
+        windowsDone = 0;
+        restart();
+    }
+
+    private void restart() {
+        clipIndex = 0;
         stepPending = false;
         states.clear();
         for (String s : step.stateNames) {
@@ -169,6 +178,51 @@ public final class FasterSession {
 
     public int clipIndex() {
         return clipIndex;
+    }
+
+    /**
+     * Live use: aggregate over windows of {@code clips} clips - after the last clip of a window
+     * the states go back to zero and the next clip starts a new sequence (0: never). A stream
+     * that never restarts breaks down: the running-average weight {@code 1 / (t + 1)} of the
+     * control input is quantised ({@link #weightVanishesAt}), so after a few hundred clips it
+     * rounds to zero and the prediction freezes; and the step was trained and calibrated on
+     * sequences of the sidecar's N clips, not thousands. The window is capped at the clip where
+     * the weight vanishes.
+     */
+    public void setWindow(int clips) {
+        if (clips < 0) {
+            throw new KvidException("window=" + clips + ": must be >= 0 (0: no window)");
+        }
+        int limit = weightVanishesAt(step.control);
+        this.window = clips == 0 ? 0 : Math.min(clips, limit);
+    }
+
+    public int window() {
+        return window;
+    }
+
+    /** Completed windows since the last {@link #reset()}. */
+    public int windowsDone() {
+        return windowsDone;
+    }
+
+    /**
+     * The first clip index t whose running-average weight {@code 1 / (t + 1)} encodes to the same
+     * control byte as a weight of 0 (so from clip t on the step's running average stops moving);
+     * {@code Integer.MAX_VALUE} when it never does (a float control input). kvid's int8 exports
+     * (scale 1/255, zero point -128) give 509: 1/510 * 255 = 0.5 rounds to 0.
+     */
+    public static int weightVanishesAt(TensorSpec control) {
+        if (control.isFloat()) {
+            return Integer.MAX_VALUE;
+        }
+        byte zero = encode(new float[] {0f}, control)[0];
+        for (int t = 1; t < (1 << 20); t++) {
+            if (encode(new float[] {controlVector(t, false)[4]}, control)[0] == zero) {
+                return t;
+            }
+        }
+        return Integer.MAX_VALUE;
     }
 
     public FasterScheduler scheduler() {
@@ -251,6 +305,10 @@ public final class FasterSession {
         states.putAll(next);
         stepPending = false;
         clipIndex++;
+        if (window > 0 && clipIndex >= window) {
+            windowsDone++;
+            restart(); // the next clip starts a new window: clip 0, zero states
+        }
         return logits.clone();
     }
 

@@ -1,7 +1,7 @@
 package org.kvid.core;
 
 /** One decoded video frame as ARGB pixels ({@code 0xAARRGGBB}, row-major, stride = width). */
-public final class Frame {
+public final class Frame implements Pixels {
     public final int[] argb;
     public final int width;
     public final int height;
@@ -13,5 +13,20 @@ public final class Frame {
         this.argb = argb;
         this.width = width;
         this.height = height;
+    }
+
+    @Override
+    public int width() {
+        return width;
+    }
+
+    @Override
+    public int height() {
+        return height;
+    }
+
+    @Override
+    public int pixel(int x, int y) {
+        return argb[y * width + x];
     }
 }

@@ -2,16 +2,17 @@ package org.kvid.core;
 
 /**
  * Frames to the model's input tensor, byte for byte what kvid builds in Python
- * ({@code kvid.data.transforms.center_view} + {@code kvid.runtime.ClipModel.quantize_input}).
+ * ({@code kvid.data.transforms.eval_views} + {@code kvid.runtime.ClipModel.quantize_input}).
  *
- * <p>One frame: ARGB {@code int[]} pixels (Android's {@code Bitmap.getPixels} layout,
- * {@code 0xAARRGGBB}, row-major) -&gt; RGB (alpha dropped) -&gt; short side resized to
- * {@code resize} -&gt; centre {@code crop x crop}, with the exact integer arithmetic of
+ * <p>One frame: any upright {@link Pixels} (ARGB, alpha dropped) -&gt; short side resized to
+ * {@code resize} -&gt; a {@code crop x crop} window, with the exact integer arithmetic of
  * {@code kvid/data/transforms.py} (its module text is the specification):
  * <pre>
  * resized size:  h &lt;= w: oh = R, ow = (2 w R + h) / (2 h);  else ow = R, oh = (2 h R + w) / (2 w)
  * box prefilter: f = min(h, w) / R; if f &gt;= 2 average f x f blocks (rounded), h /= f, w /= f
- * crop origin:   top = (oh - crop) / 2, left = (ow - crop) / 2
+ * view origins:  centre (top, left) = ((oh - crop) / 2, (ow - crop) / 2); with 3 crops then
+ *                both ends of the long side: (cy, 0), (cy, ow - crop) if oh &lt;= ow, else
+ *                (0, cx), (oh - crop, cx)
  * taps (Q16):    s = ((2x + 1) w 65536) / (2 ow) - 32768, clamped to [0, (w - 1) 65536];
  *                x0 = s &gt;&gt; 16, x1 = min(x0 + 1, w - 1), ax = (s &amp; 0xFFFF) &gt;&gt; 5  (Q11)
  * pixel:         ((p00 (2048 - ax) + p01 ax) (2048 - ay) + (p10 (2048 - ax) + p11 ax) ay + 2^21) &gt;&gt; 22
@@ -33,7 +34,7 @@ public final class Preprocessor {
     }
 
     public static Preprocessor of(Sidecar sidecar) {
-        return new Preprocessor(sidecar.crop.resize, sidecar.crop.crop);
+        return sidecar.clip.preprocessor();
     }
 
     /** {@code round(crop * 8 / 7)} in integers, as kvid.data.transforms.default_resize. */
@@ -55,16 +56,51 @@ public final class Preprocessor {
     }
 
     /**
-     * The centre view of one ARGB frame ({@code width x height}, row stride {@code width}),
-     * written as unsigned RGB bytes to {@code out[offset .. offset + frameBytes())}.
+     * The {top, left} origins (in the resized frame) of the {@code crops} test views of an
+     * {@code height x width} frame, in kvid's order: the centre first, then for 3 crops the
+     * top/left end and the bottom/right end of the long side.
      */
+    public int[][] viewOrigins(int height, int width, int crops) {
+        int[] rs = resizedShape(height, width, resize);
+        int oh = rs[0];
+        int ow = rs[1];
+        int cy = (oh - crop) / 2;
+        int cx = (ow - crop) / 2;
+        if (crops == 1) {
+            return new int[][] {{cy, cx}};
+        }
+        if (crops == 3) {
+            if (oh <= ow) {
+                return new int[][] {{cy, cx}, {cy, 0}, {cy, ow - crop}};
+            }
+            return new int[][] {{cy, cx}, {0, cx}, {oh - crop, cx}};
+        }
+        throw new KvidException("crops=" + crops + ": the app takes 1 or 3 test views");
+    }
+
+    /** The centre view of an ARGB frame ({@code width x height}, row stride {@code width}). */
     public void centerView(int[] argb, int width, int height, byte[] out, int offset) {
+        centerView(new Frame(argb, width, height), out, offset);
+    }
+
+    /** The centre view of {@code src}, as unsigned RGB bytes to {@code out[offset .. offset + frameBytes())}. */
+    public void centerView(Pixels src, byte[] out, int offset) {
+        view(src, 1, 0, out, offset);
+    }
+
+    /** View {@code index} (of {@code crops}: 1 or 3, {@link #viewOrigins} order) of {@code src}. */
+    public void view(Pixels src, int crops, int index, byte[] out, int offset) {
+        int width = src.width();
+        int height = src.height();
         if (width < 1 || height < 1) {
             throw new KvidException("frame " + width + "x" + height + ": empty frame");
         }
-        if (argb.length < width * height) {
-            throw new KvidException("frame " + width + "x" + height + ": expected " + (width * height)
-                    + " pixels, found " + argb.length);
+        int[][] origins = viewOrigins(height, width, crops);
+        if (index < 0 || index >= origins.length) {
+            throw new KvidException("view " + index + ": there are " + origins.length);
+        }
+        if (offset < 0 || offset + frameBytes() > out.length) {
+            throw new KvidException("view buffer of " + out.length + " bytes has no room for a view at " + offset);
         }
         int[] rs = resizedShape(height, width, resize);
         int oh = rs[0];
@@ -76,8 +112,8 @@ public final class Preprocessor {
             h = height / f;
             w = width / f;
         }
-        int top = (oh - crop) / 2;
-        int left = (ow - crop) / 2;
+        int top = origins[index][0];
+        int left = origins[index][1];
 
         int[] y0 = new int[crop];
         int[] y1 = new int[crop];
@@ -94,16 +130,16 @@ public final class Preprocessor {
         int[] rows = distinct(y0, y1, h, rowIndex);
         int[] colIndex = new int[w];
         int[] cols = distinct(x0, x1, w, colIndex);
-        int[] src = new int[rows.length * cols.length * 3];
+        int[] src3 = new int[rows.length * cols.length * 3];
         int ff = f * f;
         for (int r = 0; r < rows.length; r++) {
             for (int c = 0; c < cols.length; c++) {
                 int o = (r * cols.length + c) * 3;
                 if (f < 2) {
-                    int p = argb[rows[r] * width + cols[c]];
-                    src[o] = (p >> 16) & 0xFF;
-                    src[o + 1] = (p >> 8) & 0xFF;
-                    src[o + 2] = p & 0xFF;
+                    int p = src.pixel(cols[c], rows[r]);
+                    src3[o] = (p >> 16) & 0xFF;
+                    src3[o + 1] = (p >> 8) & 0xFF;
+                    src3[o + 2] = p & 0xFF;
                 } else {
                     int sr = 0;
                     int sg = 0;
@@ -111,17 +147,16 @@ public final class Preprocessor {
                     int baseY = rows[r] * f;
                     int baseX = cols[c] * f;
                     for (int dy = 0; dy < f; dy++) {
-                        int rowStart = (baseY + dy) * width + baseX;
                         for (int dx = 0; dx < f; dx++) {
-                            int p = argb[rowStart + dx];
+                            int p = src.pixel(baseX + dx, baseY + dy);
                             sr += (p >> 16) & 0xFF;
                             sg += (p >> 8) & 0xFF;
                             sb += p & 0xFF;
                         }
                     }
-                    src[o] = (sr + ff / 2) / ff;
-                    src[o + 1] = (sg + ff / 2) / ff;
-                    src[o + 2] = (sb + ff / 2) / ff;
+                    src3[o] = (sr + ff / 2) / ff;
+                    src3[o + 1] = (sg + ff / 2) / ff;
+                    src3[o + 2] = (sb + ff / 2) / ff;
                 }
             }
         }
@@ -138,8 +173,8 @@ public final class Preprocessor {
                 int wx1 = ax[x];
                 int wx0 = 2048 - wx1;
                 for (int k = 0; k < 3; k++) {
-                    int top0 = src[(r0 + c0) * 3 + k] * wx0 + src[(r0 + c1) * 3 + k] * wx1;
-                    int bot0 = src[(r1 + c0) * 3 + k] * wx0 + src[(r1 + c1) * 3 + k] * wx1;
+                    int top0 = src3[(r0 + c0) * 3 + k] * wx0 + src3[(r0 + c1) * 3 + k] * wx1;
+                    int bot0 = src3[(r1 + c0) * 3 + k] * wx0 + src3[(r1 + c1) * 3 + k] * wx1;
                     // < 2^30 in total: the sum fits in an int, as the spec says
                     int v = (top0 * wy0 + bot0 * wy1 + (1 << 21)) >> 22;
                     out[outRow + x * 3 + k] = (byte) v;

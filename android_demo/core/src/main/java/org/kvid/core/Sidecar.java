@@ -7,13 +7,17 @@ import java.util.Map;
 
 /**
  * The model sidecar {@code F.json} written by {@code kvid export} beside {@code F.tflite}
- * (docs/INTERFACES.md, "Model file sidecar"): labels, clip size, the test-time sampling and crop,
- * and the input/output quantisation. Everything the app needs to turn a video into the model's
- * input tensor and its output into named scores.
+ * (docs/INTERFACES.md, "Model file sidecar"): labels, clip size, the test-time clip protocol
+ * ({@link ClipSpec}: sampling, clips, crops), and the input/output quantisation. Everything the
+ * app needs to turn a video into the model's input tensors and their outputs into named scores.
+ *
+ * <p>Versions 1 ({@code "sampling"} + {@code "crop"}) and 2 (one {@code "clip"} object) are read.
  */
 public final class Sidecar {
     public static final String FORMAT = "kvid-tflite-sidecar";
-    public static final int VERSION = 1;
+    /** The newest sidecar version this core reads (it reads 1 as well). */
+    public static final int VERSION = 2;
+    public static final int OLDEST_VERSION = 1;
 
     /** Where this sidecar came from (a file or asset name), used in error messages. */
     public final String source;
@@ -24,25 +28,14 @@ public final class Sidecar {
     public final int frames;
     public final int height;
     public final int width;
-    public final Sampling sampling;
-    public final Crop crop;
+    /** The sidecar's version (1 or 2). */
+    public final int version;
+    /** The test-time clip protocol (for FASTER: one clip of L frames; see {@link #videoSpec()}). */
+    public final ClipSpec clip;
     public final TensorSpec input;
     public final TensorSpec output;
     /** Non-null only for FASTER exports. */
     public final Faster faster;
-
-    /** The test-time crop: resize the short side to {@code resize}, centre-crop crop x crop. */
-    public static final class Crop {
-        public final String mode;
-        public final int resize;
-        public final int crop;
-
-        Crop(String mode, int resize, int crop) {
-            this.mode = mode;
-            this.resize = resize;
-            this.crop = crop;
-        }
-    }
 
     /**
      * The FASTER block (export/faster.py): clip length L, N clips, the #E:#C pattern, the three
@@ -91,9 +84,8 @@ public final class Sidecar {
         }
     }
 
-    private Sidecar(String source, String kvidVersion, String model, List<String> labels, int frames,
-                    int height, int width, Sampling sampling, Crop crop, TensorSpec input,
-                    TensorSpec output, Faster faster) {
+    private Sidecar(String source, int version, String kvidVersion, String model, List<String> labels, int frames,
+                    int height, int width, ClipSpec clip, TensorSpec input, TensorSpec output, Faster faster) {
         this.source = source;
         this.kvidVersion = kvidVersion;
         this.model = model;
@@ -101,8 +93,8 @@ public final class Sidecar {
         this.frames = frames;
         this.height = height;
         this.width = width;
-        this.sampling = sampling;
-        this.crop = crop;
+        this.version = version;
+        this.clip = clip;
         this.input = input;
         this.output = output;
         this.faster = faster;
@@ -110,6 +102,14 @@ public final class Sidecar {
 
     public int numClasses() {
         return labels.size();
+    }
+
+    /**
+     * The protocol a whole video runs with: the sidecar's clip protocol, or for FASTER its N
+     * clips of L frames (one sequence through the aggregator, a single crop).
+     */
+    public ClipSpec videoSpec() {
+        return faster == null ? clip : clip.withClips(faster.clipFrames, faster.clips);
     }
 
     /** Parses and validates sidecar JSON text; {@code source} names it in error messages. */
@@ -126,9 +126,9 @@ public final class Sidecar {
                     + ", expected \"" + FORMAT + "\")");
         }
         int version = Json.asInt(Json.require(m, "version", source), source + ": version");
-        if (version != VERSION) {
-            throw new KvidException(source + ": sidecar version " + version + " is not supported (this app reads version "
-                    + VERSION + "); re-export the model with a matching kvid");
+        if (version < OLDEST_VERSION || version > VERSION) {
+            throw new KvidException(source + ": sidecar version " + version + " is not supported (this app reads versions "
+                    + OLDEST_VERSION + " to " + VERSION + "); re-export the model with a matching kvid");
         }
         String kvidVersion = m.get("kvid_version") == null ? "" : Json.asString(m.get("kvid_version"), source + ": kvid_version");
         String model = m.get("model") == null ? "" : Json.asString(m.get("model"), source + ": model");
@@ -144,35 +144,7 @@ public final class Sidecar {
         int frames = positive(m, "frames", source);
         int height = positive(m, "height", source);
         int width = positive(m, "width", source);
-
-        Map<String, Object> s = Json.asObject(Json.require(m, "sampling", source), source + ": sampling");
-        String scheme = Json.asString(Json.require(s, "scheme", source + ": sampling"), source + ": sampling.scheme");
-        int stride = s.get("stride") == null ? 1 : Json.asInt(s.get("stride"), source + ": sampling.stride");
-        int clips = s.get("clips") == null ? 1 : Json.asInt(s.get("clips"), source + ": sampling.clips");
-        Integer window = s.get("window") == null ? null : Integer.valueOf(Json.asInt(s.get("window"), source + ": sampling.window"));
-        Sampling sampling;
-        try {
-            sampling = new Sampling(scheme, frames, stride, clips, window);
-        } catch (KvidException e) {
-            throw new KvidException(source + ": sampling: " + e.getMessage());
-        }
-
-        Map<String, Object> c = Json.asObject(Json.require(m, "crop", source), source + ": crop");
-        String mode = Json.asString(Json.require(c, "mode", source + ": crop"), source + ": crop.mode");
-        if (!"center".equals(mode)) {
-            throw new KvidException(source + ": crop.mode \"" + mode + "\" is not supported (the app does \"center\")");
-        }
-        int cropSize = Json.asInt(Json.require(c, "crop", source + ": crop"), source + ": crop.crop");
-        int resize = c.get("resize") == null ? Preprocessor.defaultResize(cropSize)
-                : Json.asInt(c.get("resize"), source + ": crop.resize");
-        if (cropSize != height || cropSize != width) {
-            throw new KvidException(source + ": crop.crop " + cropSize + " does not match height x width "
-                    + height + "x" + width);
-        }
-        if (resize < cropSize) {
-            throw new KvidException(source + ": crop.resize " + resize + " is smaller than crop.crop " + cropSize);
-        }
-        Crop crop = new Crop(mode, resize, cropSize);
+        ClipSpec clip = ClipSpec.fromSidecar(m, version, frames, height, width, source);
 
         TensorSpec input = TensorSpec.fromJson(Json.require(m, "input", source), source + ": input");
         TensorSpec output = TensorSpec.fromJson(Json.require(m, "output", source), source + ": output");
@@ -184,9 +156,13 @@ public final class Sidecar {
                 throw new KvidException(source + ": faster.clip_frames " + faster.clipFrames
                         + " does not match frames " + frames);
             }
+            if (clip.crops != 1) {
+                throw new KvidException(source + ": a FASTER export runs one crop per clip, the sidecar asks for "
+                        + clip.crops);
+            }
         }
-        Sidecar sc = new Sidecar(source, kvidVersion, model, Collections.unmodifiableList(labels), frames,
-                height, width, sampling, crop, input, output, faster);
+        Sidecar sc = new Sidecar(source, version, kvidVersion, model, Collections.unmodifiableList(labels), frames,
+                height, width, clip, input, output, faster);
         sc.checkSelf();
         return sc;
     }

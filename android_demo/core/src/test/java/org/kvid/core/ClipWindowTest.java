@@ -50,4 +50,28 @@ public class ClipWindowTest {
         assertEquals(0, w.size());
         assertFalse(w.clipDue());
     }
+
+    @Test
+    public void framesArePreprocessedStraightIntoTheWindow() {
+        Preprocessor pre = new Preprocessor(4, 4);
+        ClipWindow w = new ClipWindow(2, pre.frameBytes(), 2, 0.0);
+        int[] a = new int[6 * 4];
+        int[] b = new int[6 * 4];
+        java.util.Arrays.fill(a, 0xFF102030);
+        java.util.Arrays.fill(b, 0xFF405060);
+        assertTrue(w.push(new Frame(a, 6, 4), pre, 0));
+        assertTrue(w.push(Rotated.of(new Frame(b, 6, 4), 90), pre, 1));
+        assertTrue(w.clipDue());
+        byte[] clip = new byte[2 * pre.frameBytes()];
+        w.takeClip(clip);
+        assertEquals(0x10, clip[0]);
+        assertEquals(0x30, clip[pre.frameBytes() - 1]);
+        assertEquals(0x40, clip[pre.frameBytes()]);
+        try {
+            w.push(new Frame(a, 6, 4), new Preprocessor(5, 5), 2);
+            org.junit.Assert.fail();
+        } catch (KvidException e) {
+            assertTrue(e.getMessage().contains("byte frames"));
+        }
+    }
 }

@@ -116,6 +116,40 @@ public class FasterTest {
     }
 
     @Test
+    public void liveWindowsRestartTheSequence() {
+        FasterSession s = new FasterSession(faster(), t("e", 0.5, 0, 1, 2, 1, 1), t("c", 1.0, 0, 1, 2, 1, 1),
+                io(t("state", 0.5, 3, 1, 1, 2, 1)));
+        // kvid's control input (scale 1/255, zero point -128): 1/(t+1) rounds to 0 from t = 509 on
+        // (1/510 * 255 = 0.5 rounds half to even, to 0)
+        assertEquals(509, FasterSession.weightVanishesAt(t("control", 1.0 / 255, -128, 1, 1, 1, 6)));
+        assertEquals(Integer.MAX_VALUE, FasterSession.weightVanishesAt(
+                new TensorSpec("control", new int[] {1, 1, 1, 6}, "float32", 0, 0)));
+        s.setWindow(100000);
+        assertEquals("capped where the weight vanishes", 509, s.window());
+        s.setWindow(3);
+        Map<String, byte[]> out = new LinkedHashMap<String, byte[]>();
+        out.put("state", new byte[] {8, 12});
+        String seen = "";
+        for (int k = 0; k < 7; k++) {
+            boolean e = s.nextIsExpensive();
+            seen += e ? 'E' : 'C';
+            Map<String, byte[]> in = s.stepInputs(new byte[] {1, 1}, e);
+            if (s.clipIndex() == 0) {
+                assertArrayEquals("a window starts from the zero state", new byte[] {3, 3}, in.get("state"));
+                assertEquals("first = 1 at the start of every window", 127, in.get("control")[0]);
+            } else {
+                assertArrayEquals("within a window the state is carried", new byte[] {8, 12}, in.get("state"));
+            }
+            s.finishStep(out, new float[3]);
+        }
+        assertEquals("ECCECCE", seen);
+        assertEquals(2, s.windowsDone());
+        assertEquals(1, s.clipIndex());
+        s.reset();
+        assertEquals(0, s.windowsDone());
+    }
+
+    @Test
     public void stepSignatureIsChecked() {
         Map<String, TensorSpec> in = new HashMap<String, TensorSpec>();
         in.put("feature", t("feature", 0.5, 0, 1, 2));

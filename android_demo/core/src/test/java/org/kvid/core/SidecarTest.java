@@ -29,7 +29,8 @@ public class SidecarTest {
             + "  \"faster\": null\n"
             + "}\n";
 
-    private static void expectError(String json, String... fragments) {
+    /** {@code json} must be refused with a message starting "model.json: " and naming every fragment. */
+    static void expectError(String json, String... fragments) {
         try {
             Sidecar.parse(json, "model.json");
             fail("accepted a bad sidecar");
@@ -48,10 +49,13 @@ public class SidecarTest {
         assertEquals(5, s.numClasses());
         assertEquals("class3", s.labels.get(3));
         assertEquals(8, s.frames);
-        assertEquals("dense", s.sampling.scheme);
-        assertEquals(2, s.sampling.stride);
-        assertEquals(73, s.crop.resize);
-        assertEquals(64, s.crop.crop);
+        assertEquals(1, s.version);
+        assertEquals("dense", s.clip.scheme);
+        assertEquals(2, s.clip.stride);
+        assertEquals(1, s.clip.clips);
+        assertEquals(1, s.clip.crops);
+        assertEquals(73, s.clip.resize);
+        assertEquals(64, s.clip.crop);
         assertEquals(-128, s.input.zeroPoint);
         assertEquals(0.1, s.output.scale, 0.0);
         assertEquals(3, s.output.zeroPoint);
@@ -73,7 +77,7 @@ public class SidecarTest {
     @Test
     public void otherProblemsAreNamed() {
         expectError(EXAMPLE.replace("kvid-tflite-sidecar", "something"), "not a kvid sidecar");
-        expectError(EXAMPLE.replace("\"version\": 1", "\"version\": 2"), "version 2");
+        expectError(EXAMPLE.replace("\"version\": 1", "\"version\": 3"), "version 3", "versions 1 to 2");
         expectError(EXAMPLE.replace("\"scheme\": \"dense\"", "\"scheme\": \"random\""), "sampling", "random");
         expectError(EXAMPLE.replace("\"mode\": \"center\"", "\"mode\": \"three\""), "crop.mode");
         expectError(EXAMPLE.replace("\"crop\": 64", "\"crop\": 56"), "crop.crop 56");
@@ -84,7 +88,7 @@ public class SidecarTest {
     @Test
     public void resizeDefaultsToEightSevenths() {
         Sidecar s = Sidecar.parse(EXAMPLE.replace("\"resize\": 73, ", ""), "model.json");
-        assertEquals(73, s.crop.resize);
+        assertEquals(73, s.clip.resize);
     }
 
     @Test
@@ -158,7 +162,7 @@ public class SidecarTest {
                 ModelAssets.load(assets);
                 fail();
             } catch (KvidException e) {
-                assertTrue(e.getMessage(), e.getMessage().startsWith(new File(dir, "model.json").getPath() + ": missing asset"));
+                assertTrue(e.getMessage(), e.getMessage().startsWith(new File(dir, "model.json").getPath() + ": missing (the model's sidecar)"));
                 assertTrue(e.getMessage(), e.getMessage().contains("--android-assets"));
             }
             write(new File(dir, "model.json"), EXAMPLE);
@@ -166,12 +170,57 @@ public class SidecarTest {
                 ModelAssets.load(assets);
                 fail();
             } catch (KvidException e) {
-                assertTrue(e.getMessage(), e.getMessage().startsWith(new File(dir, "model.tflite").getPath() + ": missing asset"));
+                assertTrue(e.getMessage(), e.getMessage().startsWith(new File(dir, "model.tflite").getPath() + ": missing (named by"));
             }
             write(new File(dir, "model.tflite"), "not really a model");
             ModelAssets m = ModelAssets.load(assets);
             assertEquals(5, m.sidecar.numClasses());
             assertEquals("model.tflite", m.modelFiles.get(0));
+        } finally {
+            for (File f : dir.listFiles()) {
+                f.delete();
+            }
+            dir.delete();
+        }
+    }
+
+    @Test
+    public void importedModelsPairTheSidecarWithItsModel() {
+        assertEquals("sevnet.tflite", ModelAssets.modelFileFor("sevnet.json"));
+        java.util.List<String> picked = java.util.Arrays.asList("sevnet.tflite", "sevnet.json");
+        assertEquals("sevnet.json", ModelAssets.chooseSidecar(picked));
+        assertEquals("f.json", ModelAssets.chooseSidecar(java.util.Arrays.asList(
+                "f_expensive.tflite", "f_cheap.tflite", "f.tflite", "f.json", "labels.json")));
+        try {
+            ModelAssets.chooseSidecar(java.util.Arrays.asList("sevnet.tflite"));
+            fail();
+        } catch (KvidException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("no sidecar"));
+        }
+        try {
+            ModelAssets.chooseSidecar(java.util.Arrays.asList("a.json", "b.json"));
+            fail();
+        } catch (KvidException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("several sidecars"));
+        }
+    }
+
+    @Test
+    public void aSidecarNamesItsOwnModelFile() throws IOException {
+        File dir = Files.createTempDirectory("kvid-import").toFile();
+        try {
+            write(new File(dir, "sevnet.json"), EXAMPLE);
+            DirectoryAssets assets = new DirectoryAssets(dir);
+            try {
+                ModelAssets.load(assets, "sevnet.json");
+                fail();
+            } catch (KvidException e) {
+                assertTrue(e.getMessage(), e.getMessage().startsWith(new File(dir, "sevnet.tflite").getPath() + ": missing"));
+            }
+            write(new File(dir, "sevnet.tflite"), "x");
+            ModelAssets m = ModelAssets.load(assets, "sevnet.json");
+            assertEquals("[sevnet.tflite]", m.modelFiles.toString());
+            assertEquals(EXAMPLE, m.sidecarText);
         } finally {
             for (File f : dir.listFiles()) {
                 f.delete();
