@@ -16,7 +16,7 @@ import numpy as np
 
 from kvid import KvidError
 from kvid.keras import keras, tf
-from kvid.ops import quantize_scope
+from kvid.ops import grouped, quantize_scope
 
 MODES = ("int8", "float32", "float16", "dynamic")
 
@@ -120,7 +120,9 @@ def tflite_converter(function, model):
     """
     holder = tf.Module()
     holder.model_variables = list(model.variables)
-    return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], holder)
+    with grouped.inline_for_export():
+        concrete = function.get_concrete_function()
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
 
 
 def write(data: bytes, out) -> str:

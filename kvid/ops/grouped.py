@@ -22,14 +22,43 @@ from __future__ import annotations
 
 from kvid.keras import keras, tf
 
-_state = {"installed": False, "enabled": True}
+_state = {"installed": False, "enabled": True, "inline": False}
 
 
 def grouped_conv2d(inputs, kernel, strides, padding, dilations):
     """``tf.nn.conv2d`` with a grouped kernel ``(kh, kw, C/groups, F)``, fast gradient.
 
     strides / dilations: 4-element NHWC lists; padding: "SAME" or "VALID".
+
+    Inside a graph the convolution runs in a function that grappler may not inline
+    (``_noinline``), so that it stays a plain ``Conv2D`` on every CPU. Why (TensorFlow 2.21):
+    on CPUs where TensorFlow does not turn its oneDNN kernels on - AVX2 x86 (most AMD
+    machines, older Intel) or any machine with ``TF_ENABLE_ONEDNN_OPTS=0`` - grappler's
+    remapper rewrites ``Conv2D(groups > 1) + BiasAdd/FusedBatchNorm + ReLU`` into
+    ``_FusedConv2D``, whose Eigen kernel refuses groups ("Fused conv implementation does not
+    support grouped convolutions for now"). Every inference pass of a grouped-conv model
+    (validation, predict, calibration, parity) failed there; training passed only because
+    training-mode BatchNorm is not fused. The remapper rewrites within one function body,
+    and a function whose whole body is the conv leaves it nothing to fuse with. Eager calls
+    run no grappler and call the conv directly.
+
+    While a graph is traced for the TFLite converter (:class:`inline_for_export`, entered by
+    ``export.convert.tflite_converter``) the conv is emitted inline: the converter would keep
+    a ``_noinline`` function as a ``PartitionedCall`` custom op, and no TensorFlow kernel runs
+    that graph. So the exported file holds one grouped CONV_2D per grouped conv, as before.
     """
+    strides, dilations = list(strides), list(dilations)
+    if _state["inline"] or tf.executing_eagerly():
+        return _grouped_conv2d_fast_gradient(inputs, kernel, strides, padding, dilations)
+    return _grouped_conv2d_call(inputs, kernel, tuple(strides), padding, tuple(dilations))
+
+
+@tf.function(autograph=False, experimental_attributes={"_noinline": True})
+def _grouped_conv2d_call(inputs, kernel, strides, padding, dilations):
+    return _grouped_conv2d_fast_gradient(inputs, kernel, list(strides), padding, list(dilations))
+
+
+def _grouped_conv2d_fast_gradient(inputs, kernel, strides, padding, dilations):
     groups = inputs.shape[-1] // kernel.shape[2]
 
     @tf.custom_gradient
@@ -90,6 +119,17 @@ def install() -> None:
     _state["installed"] = True
 
 
+class inline_for_export:
+    """Context manager: trace grouped convs inline (one CONV_2D) for the TFLite converter."""
+
+    def __enter__(self):
+        self._prev = _state["inline"]
+        _state["inline"] = True
+
+    def __exit__(self, *exc):
+        _state["inline"] = self._prev
+
+
 class plain_grouped_gradient:
     """Context manager: use TensorFlow's own grouped-conv op (for the benchmark's baseline)."""
 
@@ -101,4 +141,4 @@ class plain_grouped_gradient:
         _state["enabled"] = self._prev
 
 
-__all__ = ["grouped_conv2d", "install", "plain_grouped_gradient", "keras"]
+__all__ = ["grouped_conv2d", "install", "inline_for_export", "plain_grouped_gradient", "keras"]
