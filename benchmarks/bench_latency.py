@@ -5,7 +5,7 @@
 
 For every preset (one per family by default: SEVNet, MF-Net, EAC-Net, CT-Net, the C2D
 baseline, and FASTER's expensive and cheap clip models) at every clip size, the full-width
-preset (its own class count, random weights) is exported by ``export.preset.export_preset``
+preset (its own class count, random weights) is exported by ``kvid.export.preset.export_preset``
 - exactly what ``kvid export --model`` does - to float32, and, QAT-wrapped and calibrated on
 random clips, to int8. Both files are audited, the int8 file's logits are compared with the
 QAT Keras model's on random clips (SQNR), and each file is timed by
@@ -34,7 +34,7 @@ MIN_SPEEDUP, MAX_SIZE_RATIO = 1.5, 0.3
 
 
 def measure(name, frames, size, out_dir, threads, repeats) -> dict:
-    from export.preset import export_preset
+    from kvid.export.preset import export_preset
     from kvid import models
     from kvid.analysis.count import count
     from kvid.runtime.bench import bench_one

@@ -1,4 +1,4 @@
 """export: Keras -> deployable TFLite (QAT wrapping, conversion, op audit, parity, metadata).
 
-``export.audit`` needs no TensorFlow; the rest imports it through :mod:`kvid.keras`.
+``kvid.export.audit`` needs no TensorFlow; the rest imports it through :mod:`kvid.keras`.
 """

@@ -46,7 +46,7 @@ def add_parsers(sub):
 
 
 def run_audit(args) -> int:
-    from export.audit import audit, format_report
+    from kvid.export.audit import audit, format_report
 
     report = audit(args.path, expect=args.expect)
     if args.json:
@@ -68,7 +68,7 @@ def _read_labels(path):
 
 
 def run_qat(args) -> int:
-    from export.run import qat_run
+    from kvid.export.run import qat_run
 
     path = qat_run(args.run, epochs=args.epochs, lr=args.lr, batch=args.batch, out=args.out)
     print(f"wrote {path}")
@@ -76,7 +76,7 @@ def run_qat(args) -> int:
 
 
 def _print_result(args, result):
-    from export.audit import format_report
+    from kvid.export.audit import format_report
 
     if args.json:
         public = {k: v for k, v in result.items() if k != "audit"}
@@ -93,7 +93,7 @@ def _print_result(args, result):
 
 
 def run_export_run(args) -> int:
-    from export.run import export_run
+    from kvid.export.run import export_run
 
     result = export_run(args.source, args.out, mode=args.to, ptq=args.ptq,
                         float_output=args.float_output,
@@ -104,8 +104,8 @@ def run_export_run(args) -> int:
 
 
 def run_export_source(args) -> int:
-    from export.convert import is_qat
-    from export.model import export_model
+    from kvid.export.convert import is_qat
+    from kvid.export.model import export_model
     from kvid import KvidError
     from kvid.ops import load_model
 
@@ -117,7 +117,7 @@ def run_export_source(args) -> int:
     if args.ptq:
         if not args.data:
             raise KvidError("--ptq needs --data D for representative clips")
-        from export.convert import clip_shape
+        from kvid.export.convert import clip_shape
         from kvid.data.clips import ClipSpec, load_views
         from kvid.data.layouts import load_dataset
 
@@ -136,7 +136,7 @@ def run_export_source(args) -> int:
 
 def _android_assets(args, tflite_path):
     if args.android_assets:
-        from export.android_assets import write_android_assets
+        from kvid.export.android_assets import write_android_assets
 
         write_android_assets(tflite_path, args.android_assets)
         print(f"wrote Android assets to {args.android_assets}")
@@ -154,8 +154,8 @@ def run_export(args) -> int:
         return (run_export_run if os.path.isdir(args.source) else run_export_source)(args)
     if not args.model:
         raise KvidError("export: give a trained model (.keras) or --model NAME")
-    from export.audit import format_report
-    from export.preset import export_preset
+    from kvid.export.audit import format_report
+    from kvid.export.preset import export_preset
 
     result = export_preset(
         args.model, args.out, frames=args.frames, size=args.size, num_classes=args.classes,

@@ -4,15 +4,15 @@
 
 * ``NAME_expensive.tflite`` / ``NAME_cheap.tflite`` - the clip backbones as feature extractors:
   clip ``(L, H, W, 3)`` int8 (scale 1, zero point -128) in, res5 map ``(L/8, h, w, C)`` int8
-  out (converted with export.convert, the single-clip path);
+  out (converted with kvid.export.convert, the single-clip path);
 * ``NAME.tflite`` - the aggregator step (kvid.blocks.fast_gru), signature inputs ``feature
   (1, L/8, h*w, C)``, the state(s), ``control (1, 1, 1, 6)``; outputs the state(s) and
   ``logits (1, K)``; every tensor int8, rank <= 4, static shapes;
-* ``NAME.json`` - the sidecar (export.metadata: input, frames and crop of the clip models,
+* ``NAME.json`` - the sidecar (kvid.export.metadata: input, frames and crop of the clip models,
   ``output`` the step's logits), with the ``faster`` field naming the two clip models, L, N,
   the pattern, the states, the step's feature input and the control fields.
 
-All three are audited (export.audit). :func:`tflite_logits` is the step-by-step int8 TFLite
+All three are audited (kvid.export.audit). :func:`tflite_logits` is the step-by-step int8 TFLite
 reference (tf.lite's interpreter, tensors by index) the streaming runtime is checked against.
 """
 
@@ -24,9 +24,9 @@ import os
 
 import numpy as np
 
-from export import audit as audit_mod
-from export import convert as convert_mod
-from export import metadata
+from kvid.export import audit as audit_mod
+from kvid.export import convert as convert_mod
+from kvid.export import metadata
 from kvid import KvidError
 from kvid.keras import keras, tf
 from kvid.ops import quantize_scope

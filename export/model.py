@@ -8,9 +8,9 @@ import tempfile
 
 import numpy as np
 
-from export import audit as audit_mod
-from export import convert as convert_mod
-from export import metadata
+from kvid.export import audit as audit_mod
+from kvid.export import convert as convert_mod
+from kvid.export import metadata
 from kvid import KvidError
 
 
@@ -48,7 +48,7 @@ def parity_on_views(keras_models: dict, tflite_path, views, labels) -> dict:
 
     ``views``: float32 ``(N, T, H, W, 3)``; ``labels``: ``(N,)``.
     """
-    from export.preset import sqnr_db
+    from kvid.export.preset import sqnr_db
     from kvid.runtime import ClipModel
 
     labels = np.asarray(labels)

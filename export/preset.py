@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from export import audit as audit_mod
-from export import convert as convert_mod
+from kvid.export import audit as audit_mod
+from kvid.export import convert as convert_mod
 
 
 def random_clips(n, frames, size, seed=0):
@@ -62,7 +62,7 @@ def export_preset(name, out, *, frames=None, size=None, num_classes=None, overri
     data = convert_mod.convert(model, mode, representative=clips[:calibration_clips])
     path = convert_mod.write(data, out)
     report = audit_mod.audit(path, expect="int8" if mode == "int8" else "float")
-    from export import metadata
+    from kvid.export import metadata
 
     metadata.write_sidecar(path, metadata.make_sidecar(path, model_name=name, labels=None, mode=mode))
     result = {"path": path, "bytes": len(data), "audit": report}

@@ -46,7 +46,7 @@ def _split(config, which):
 
 def qat_run(run_dir, *, epochs=2, lr=None, batch=None, out=None, verbose=1) -> str:
     """QAT-fine-tune the run's best model; returns the path of the saved QAT model."""
-    from export.qat import qat_finetune
+    from kvid.export.qat import qat_finetune
     from kvid.keras import tf
     from kvid.ops import load_model, save_model
 
@@ -94,7 +94,7 @@ def validation_views(config, limit=None):
 
 def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
                allow_float_fallback=False, parity=True) -> dict:
-    from export.model import export_model, parity_on_views
+    from kvid.export.model import export_model, parity_on_views
     from kvid.ops import load_model
 
     config, best = _run_paths(run_dir)

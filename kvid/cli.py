@@ -18,7 +18,7 @@ COMMAND_MODULES = (
     "kvid.analysis.cli",  # models, info
     "kvid.data.cli",  # synth, data
     "kvid.train.cli",  # train, evaluate
-    "export.cli",  # qat, export, audit
+    "kvid.export.cli",  # qat, export, audit
     "kvid.runtime.cli",  # predict, bench
     "kvid.demo",  # demo
 )

@@ -146,13 +146,13 @@ class Demo:
         return {"run": cfg.out}
 
     def step_qat(self) -> dict:
-        from export.run import qat_run
+        from kvid.export.run import qat_run
 
         path = qat_run(self.path("run"), epochs=self.config["qat_epochs"], verbose=1)
         return {"model": path}
 
     def step_export(self) -> dict:
-        from export.run import export_run
+        from kvid.export.run import export_run
 
         out = {}
         for mode in ("int8", "float32"):
@@ -167,7 +167,7 @@ class Demo:
     def step_evaluate(self) -> dict:
         import numpy as np
 
-        from export.preset import sqnr_db
+        from kvid.export.preset import sqnr_db
         from kvid.analysis import plots
         from kvid.data.pipeline import make_eval_views
         from kvid.ops import load_model

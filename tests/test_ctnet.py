@@ -152,7 +152,7 @@ def test_int8_export_small_config(tmp_path):
     fully int8, rank <= 4, SQNR >= 20 dB; each sub-dimension permutation is one int8
     TRANSPOSE of a rank-4 tensor. (One block keeps the conversion short; the full small
     config, 4 CT-Blocks, exports the same way.)"""
-    from export.preset import export_preset
+    from kvid.export.preset import export_preset
 
     result = export_preset("ctnet_r50", tmp_path / "ct.tflite", frames=8, size=64, num_classes=5,
                            overrides={**SMALL, "blocks": (2, 1, 1, 1), "zero_init": False})

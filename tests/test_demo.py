@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from export.audit import audit
+from kvid.export.audit import audit
 from kvid.cli import main
 
 TINY = ["--classes", "3", "--videos-per-class", "8", "--epochs", "2", "--qat-epochs", "1",

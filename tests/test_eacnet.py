@@ -177,7 +177,7 @@ def test_ate_starts_as_temporal_average():
 def test_int8_export_small_config(tmp_path):
     """8 x 64 x 64, ResNet-18-layout width 16: fully int8, rank <= 4, SQNR >= 20 dB; the MGTE's
     |X_2t - X_2t+1| is int8 SUB + ABS, the broadcast mean int8 TILE."""
-    from export.preset import export_preset
+    from kvid.export.preset import export_preset
 
     overrides = {**models.get("eacnet_r50").small, "zero_init": False}
     result = export_preset("eacnet_r50", tmp_path / "eac.tflite", frames=8, size=64, num_classes=5,

@@ -57,7 +57,7 @@ def test_average_precision_and_multilabel():
 @pytest.fixture(scope="module")
 def models_and_data(tmp_path_factory):
     """A small model saved as .keras and converted to a float32 .tflite, and tiny videos."""
-    from export.convert import convert, write
+    from kvid.export.convert import convert, write
     from kvid import models
     from kvid.keras import keras
     from kvid.ops import save_model

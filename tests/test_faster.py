@@ -245,8 +245,8 @@ def test_two_stage_training(trained):
 def test_export_audit_and_streaming_agreement(trained, tmp_path):
     """QAT pieces -> three int8 TFLite files that pass the audit; the streaming runtime and the
     step-by-step tf.lite reference give identical logits; QAT Keras vs int8 SQNR."""
-    from export.faster import export_faster, tflite_logits
-    from export.preset import sqnr_db
+    from kvid.export.faster import export_faster, tflite_logits
+    from kvid.export.preset import sqnr_db
     from kvid import ops
 
     videos, labels, caches = trained["videos"], trained["labels"], trained["caches"]

@@ -61,7 +61,7 @@ def test_table5_and_table6_rows():
 
 def test_feature_map_shape_at_224():
     """res5 map L/8 x 7 x 7 x (32 * width), the same for expensive and cheap (width 8 here)."""
-    from export.convert import deploy_model
+    from kvid.export.convert import deploy_model
     from kvid import models
 
     for name in ("r2plus1d_50", "r3d_50", "r2d_26"):

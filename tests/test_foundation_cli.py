@@ -16,7 +16,7 @@ def _run_cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("module", ["kvid", "kvid.runtime", "export.audit", "kvid.cli"])
+@pytest.mark.parametrize("module", ["kvid", "kvid.runtime", "kvid.export.audit", "kvid.cli"])
 def test_light_imports_do_not_import_tensorflow(module):
     code = (
         f"import sys, {module}\n"
@@ -85,7 +85,7 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
 
 
 def test_runtime_quantizes_raw_pixels_exactly(tmp_path):
-    from export.preset import export_preset
+    from kvid.export.preset import export_preset
     from kvid.runtime import ClipModel
 
     path = tmp_path / "m.tflite"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from export.preset import export_preset
+from kvid.export.preset import export_preset
 from kvid.data.synth import write_synthetic
 
 

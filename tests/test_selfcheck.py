@@ -4,9 +4,9 @@ TFLite file reproduces the QAT Keras model."""
 
 import numpy as np
 
-from export.audit import audit
-from export.convert import convert, write
-from export.preset import sqnr_db
+from kvid.export.audit import audit
+from kvid.export.convert import convert, write
+from kvid.export.preset import sqnr_db
 from kvid import models, ops
 from kvid.keras import keras, tf
 from kvid.runtime import ClipModel

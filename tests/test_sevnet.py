@@ -163,7 +163,7 @@ def test_network_keeps_frames_and_halves_space():
 def export_small(name, path, **overrides):
     """int8 export of a small config at 8 x 64 x 64, 5 classes (ranges fitted to the
     calibration clips by kvid.ops.calibrate); asserts a clean audit and SQNR >= 20 dB, returns export_preset's result."""
-    from export.preset import export_preset
+    from kvid.export.preset import export_preset
 
     result = export_preset(name, path, frames=8, size=64, num_classes=5,
                            overrides={**models.get(name).small, **overrides})

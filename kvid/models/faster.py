@@ -25,7 +25,7 @@ The framework
   cache (sorted in time, expensive/cheap by the pattern) and :class:`FasterSequence` runs the
   step over them; :func:`train_aggregator` fits it.
 * QAT: :func:`quantize_step` wraps a step for quantization-aware training; export is
-  ``export.faster.export_faster``; the TensorFlow-free streaming runtime is
+  ``kvid.export.faster.export_faster``; the TensorFlow-free streaming runtime is
   ``kvid.runtime.faster``.
 """
 

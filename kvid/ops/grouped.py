@@ -43,7 +43,7 @@ def grouped_conv2d(inputs, kernel, strides, padding, dilations):
     run no grappler and call the conv directly.
 
     While a graph is traced for the TFLite converter (:class:`inline_for_export`, entered by
-    ``export.convert.tflite_converter``) the conv is emitted inline: the converter would keep
+    ``kvid.export.convert.tflite_converter``) the conv is emitted inline: the converter would keep
     a ``_noinline`` function as a ``PartitionedCall`` custom op, and no TensorFlow kernel runs
     that graph. So the exported file holds one grouped CONV_2D per grouped conv, as before.
     """

@@ -27,7 +27,7 @@ def top_k(scores, k: int = 5) -> np.ndarray:
 
 
 def read_sidecar(path):
-    from export.metadata import read_sidecar as _read  # export.metadata needs no TensorFlow
+    from kvid.export.metadata import read_sidecar as _read  # kvid.export.metadata needs no TensorFlow
 
     return _read(path)
 

@@ -71,7 +71,7 @@ def open_source(path) -> Source:
         config = rundir.read_config(folder) if rundir.is_run(folder) else None
         return Source(path, "keras", path, config=config)
     if path.endswith(".tflite"):
-        from export.metadata import read_sidecar  # no TensorFlow
+        from kvid.export.metadata import read_sidecar  # no TensorFlow
 
         return Source(path, "tflite", path, sidecar=read_sidecar(path))
     raise KvidError(f"{path}: expected a run directory, a .keras or a .tflite file")
