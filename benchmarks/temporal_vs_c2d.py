@@ -74,7 +74,7 @@ def main(argv=None) -> int:
 
     from kvid.analysis.plots import accuracy_vs_gmacs
     from kvid.data.synth import write_synthetic
-    from kvid.train import rundir
+    from kvid.contract import rundir
     from kvid.train.evaluation import evaluate
     from kvid.train.run import TrainConfig, train_run
 

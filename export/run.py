@@ -19,7 +19,7 @@ QAT_MODEL = "qat.keras"
 
 
 def _run_paths(run_dir):
-    from kvid.train import rundir
+    from kvid.contract import rundir
 
     if not rundir.is_run(run_dir):
         raise KvidError(f"{run_dir}: not a kvid run directory (no {rundir.CONFIG})")

@@ -135,7 +135,7 @@ class Demo:
                            scheme=c["scheme"], val_split="val")
 
     def step_train(self) -> dict:
-        from kvid.train import rundir
+        from kvid.contract import rundir
         from kvid.train.run import train_run
 
         cfg = self._train_config()
@@ -172,7 +172,7 @@ class Demo:
         from kvid.data.pipeline import make_eval_views
         from kvid.ops import load_model
         from kvid.runtime import ClipModel
-        from kvid.train import rundir
+        from kvid.contract import rundir
 
         c = self.config
         ds = make_eval_views(self.state["done"]["data"]["root"], "test", c["frames"], c["size"],

@@ -153,7 +153,8 @@ def test_evaluate_run_and_model_with_accuracy_vs_gmacs_plot(models_and_data, tmp
     from kvid.cli import main
     from kvid.data.pipeline import make_dataset
     from kvid.keras import keras
-    from kvid.train import fit, rundir
+    from kvid.contract import rundir
+    from kvid.train import fit
 
     _, keras_file, _, data = models_and_data
     keras.utils.set_random_seed(0)

@@ -11,7 +11,7 @@ import pytest
 
 from kvid import KvidError
 from kvid.data.synth import write_synthetic
-from kvid.train import rundir
+from kvid.contract import rundir
 from kvid.train.recipes import Recipe, get_recipe
 
 TINY = ["--model", "opscheck", "--frames", "4", "--size", "32", "--batch", "4", "--set", "width=4",

@@ -10,7 +10,7 @@ import pytest
 
 from kvid import KvidError
 from kvid.data.synth import write_synthetic
-from kvid.train import rundir
+from kvid.contract import rundir
 
 TWO_CPUS = (
     "import sys\n"

@@ -42,7 +42,7 @@ def _save(fig, plt, path) -> str:
 def training_curves(log, path, title=None) -> str | None:
     """Draw loss / accuracy / learning-rate panels from ``log`` (a ``log.csv`` path, a run
     directory, or a list of row dicts with ``epoch`` and Keras' log keys)."""
-    from kvid.train import rundir
+    from kvid.contract import rundir
 
     rows = rundir.read_log(log) if isinstance(log, (str, os.PathLike)) else list(log)
     plt = _pyplot()
@@ -146,7 +146,7 @@ def run_points(runs, metric="top1") -> list[dict]:
     """One point per run directory: label (its folder name), family, GMACs and params from
     ``config.json``, and ``metric`` from the newest ``eval-*/metrics.json`` if the run was
     evaluated, else the best validation value of ``state.json``."""
-    from kvid.train import rundir
+    from kvid.contract import rundir
 
     points = []
     for run in runs:

@@ -9,7 +9,7 @@
   :func:`restore` puts a model back to the last one and returns the epoch to continue from;
 - :class:`TensorBoardScalars`: per-epoch TensorBoard scalars (no ``tensorboard`` package needed);
 - :class:`TrainingCurves`: redraws ``curves.png`` from ``log.csv`` after every epoch;
-- :func:`standard` : the list ``kvid train`` uses for a run directory (see :mod:`kvid.train.rundir`).
+- :func:`standard` : the list ``kvid train`` uses for a run directory (see :mod:`kvid.contract.rundir`).
 
 With ``model.fit`` directly::
 
@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from kvid.keras import keras, tf
-from kvid.train import rundir
+from kvid.contract import rundir
 from kvid.train.optim import learning_rate
 
 

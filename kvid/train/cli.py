@@ -118,7 +118,7 @@ def _given(args) -> dict:
 
 def _config_from_args(args):
     from kvid.models import parse_overrides
-    from kvid.train import rundir
+    from kvid.contract import rundir
     from kvid.train.run import TrainConfig
 
     given = _given(args)

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from kvid import KvidError
-from kvid.train import rundir
+from kvid.contract import rundir
 from kvid.train.metrics import summarize
 from kvid.train.progress import Progress
 

@@ -31,7 +31,7 @@ import sys
 import time
 
 from kvid import KvidError, __version__
-from kvid.train import rundir
+from kvid.contract import rundir
 from kvid.train.recipes import FAMILY_RECIPES, Recipe, get_recipe
 
 STRATEGIES = ("default", "mirrored", "multiworker")

@@ -13,7 +13,7 @@
 What :func:`fit` adds to ``model.fit``: it compiles the model with the recipe (optimiser,
 schedule, loss, top-1/top-5), feeds ``train_ds.repeat()`` with ``steps_per_epoch`` fixed so
 the schedule knows the epoch length, and with ``run_dir`` writes everything of
-:mod:`kvid.train.rundir` through :func:`kvid.train.callbacks.standard`.
+:mod:`kvid.contract.rundir` through :func:`kvid.train.callbacks.standard`.
 
 Resume restores weights, optimiser slots and step counter (hence the learning-rate position)
 and the epoch from the last checkpoint, and fast-forwards the training data: kvid.data's
@@ -31,7 +31,7 @@ import os
 from kvid import KvidError
 from kvid.keras import keras, tf
 from kvid.train import callbacks as cbmod
-from kvid.train import rundir
+from kvid.contract import rundir
 from kvid.train.optim import compile_model
 from kvid.train.recipes import get_recipe
 
@@ -94,7 +94,7 @@ def fit(model, train_ds, val_ds=None, *, recipe="cpu", epochs=None, run_dir=None
     ``recipe``: a name of :mod:`kvid.train.recipes`, a ``Recipe`` or a dict; ``epochs``
     overrides its epoch count; its learning rate is scaled to the batch size of ``train_ds``
     (``lr * batch / recipe.batch``, see :mod:`kvid.train.recipes`). ``run_dir``: write checkpoints, best/final model, logs and
-    curves there (see :mod:`kvid.train.rundir`); a folder that already holds a run needs
+    curves there (see :mod:`kvid.contract.rundir`); a folder that already holds a run needs
     ``resume=True``. ``monitor``: what "best" means (default ``val_top1``, or ``top1``
     without validation data). ``config``: the dict written as ``RUN/config.json`` (``kvid
     train`` passes its own; otherwise a description of the Python call is written).

@@ -1,4 +1,5 @@
-"""The run directory of ``kvid train`` (no TensorFlow: evaluation and plots read it too).
+"""The run directory of ``kvid train``: its files, config and state (no TensorFlow: evaluation,
+export and plots read it too; part of the contract, docs/INTERFACES.md).
 
 ::
 
