@@ -3,6 +3,7 @@ package org.kvid.demo
 import android.content.Context
 import android.os.SystemClock
 import android.util.Size
+import android.view.Surface
 import androidx.camera.core.CameraSelector
 import androidx.camera.core.ImageAnalysis
 import androidx.camera.core.ImageProxy
@@ -13,39 +14,70 @@ import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import androidx.lifecycle.LifecycleOwner
+import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
-import org.kvid.core.ClipInput
+import org.kvid.core.CaptureClock
 import org.kvid.core.ClipWindow
+import org.kvid.core.Preprocessor
+import org.kvid.core.RgbaPixels
+import org.kvid.core.Rotated
 
 /**
- * Live clips from the back camera: CameraX preview + an ImageAnalysis with keep-latest
- * backpressure (a slow phone drops camera frames instead of queueing them). Each analysed frame
- * is turned upright, preprocessed once and pushed into a [ClipWindow] (T frames, sliding);
- * when a clip is due and the consumer is free ([tryTakeClip]), the window's T frames go to
- * [onClip] with the time the newest frame arrived (for the end-to-end latency).
+ * Live clips from a camera: CameraX preview + an ImageAnalysis with keep-latest backpressure (a
+ * slow phone drops camera frames instead of queueing them). Each accepted frame is read in place
+ * from the RGBA buffer, turned upright by the frame's `rotationDegrees` (which follows
+ * [setTargetRotation], so rotating the phone keeps frames upright) and preprocessed straight into
+ * the [ClipWindow]'s ring slot - no bitmap, no per-frame allocation. When a clip is due and the
+ * consumer is free ([tryTakeClip]) the window's T frames are copied into one reused clip buffer
+ * and handed to [onClip] with the frame's capture time; the consumer must be done with the buffer
+ * before it lets [tryTakeClip] succeed again.
+ *
+ * Threads: [start]/[stop]/[setTargetRotation] on the main thread; frames on the analyzer thread,
+ * which alone touches the window.
  */
 class CameraClips(
     private val context: Context,
     private val owner: LifecycleOwner,
     private val previewView: PreviewView,
-    private val clipInput: ClipInput,
+    private val pre: Preprocessor,
     private val window: ClipWindow,
+    clipBytes: Int,
     private val tryTakeClip: () -> Boolean,
-    private val onClip: (rgbClip: ByteArray, newestFrameNanos: Long) -> Unit,
+    private val onClip: (rgbClip: ByteArray, captureAgeNanos: Long) -> Unit,
 ) {
-    private val analyzerExecutor = Executors.newSingleThreadExecutor()
+    private val analyzerExecutor: ExecutorService = Executors.newSingleThreadExecutor()
+    private val clip = ByteArray(clipBytes)
     private var provider: ProcessCameraProvider? = null
+    private var analysis: ImageAnalysis? = null
+    private var rotation = Surface.ROTATION_0
 
-    fun start(onError: (String) -> Unit) {
+    /** Bumped by every start and stop: a camera-provider future that resolves late binds only if it is still current. */
+    private var generation = 0
+    private var shutDown = false
+
+    /** Opens the camera facing [lensFacing] (CameraSelector.LENS_FACING_BACK/FRONT). Main thread. */
+    fun start(lensFacing: Int, onError: (String) -> Unit) {
+        if (shutDown) return
+        val token = ++generation
         val future = ProcessCameraProvider.getInstance(context)
         future.addListener({
+            // stop() (or another start) came before the provider was ready: do not bind
+            if (token != generation || shutDown) return@addListener
             try {
                 val cameraProvider = future.get()
-                val preview = Preview.Builder().build()
-                preview.setSurfaceProvider(previewView.surfaceProvider)
-                val analysis = ImageAnalysis.Builder()
+                val selector = CameraSelector.Builder().requireLensFacing(lensFacing).build()
+                if (!cameraProvider.hasCamera(selector)) {
+                    onError("camera: this phone has no ${if (lensFacing == CameraSelector.LENS_FACING_FRONT) "front" else "back"} camera")
+                    return@addListener
+                }
+                // the preview follows the display (PreviewView lays it out); the analysis frames
+                // follow the phone (setTargetRotation, from the orientation listener)
+                val p = Preview.Builder().setTargetRotation(previewView.display?.rotation ?: Surface.ROTATION_0).build()
+                p.setSurfaceProvider(previewView.surfaceProvider)
+                val a = ImageAnalysis.Builder()
                     .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                     .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
+                    .setTargetRotation(rotation)
                     .setResolutionSelector(
                         ResolutionSelector.Builder()
                             .setResolutionStrategy(
@@ -54,43 +86,62 @@ class CameraClips(
                             .build(),
                     )
                     .build()
-                analysis.setAnalyzer(analyzerExecutor) { image -> analyze(image) }
+                a.setAnalyzer(analyzerExecutor) { image -> analyze(image) }
                 cameraProvider.unbindAll()
-                cameraProvider.bindToLifecycle(owner, CameraSelector.DEFAULT_BACK_CAMERA, preview, analysis)
+                cameraProvider.bindToLifecycle(owner, selector, p, a)
                 provider = cameraProvider
+                analysis = a
             } catch (e: Exception) {
                 onError("camera: ${e.message ?: e.javaClass.simpleName}")
             }
         }, ContextCompat.getMainExecutor(context))
     }
 
+    /**
+     * The display rotation the frames should be upright for (Surface.ROTATION_*): called from an
+     * OrientationEventListener, so it follows the phone even though the activity keeps running
+     * across orientation changes.
+     */
+    fun setTargetRotation(surfaceRotation: Int) {
+        if (surfaceRotation == rotation) return
+        rotation = surfaceRotation
+        analysis?.targetRotation = surfaceRotation
+    }
+
     private fun analyze(image: ImageProxy) {
-        val arrived = SystemClock.elapsedRealtimeNanos()
         image.use {
-            val ms = image.imageInfo.timestamp / 1e6
+            val info = image.imageInfo
+            val ms = info.timestamp / 1e6
             if (!window.wants(ms)) return
-            val frame = VideoFrames.toFrame(VideoFrames.rotate(image.toBitmap(), image.imageInfo.rotationDegrees))
-            val pre = clipInput.preprocessor()
-            val rgb = ByteArray(pre.frameBytes())
-            pre.centerView(frame.argb, frame.width, frame.height, rgb, 0)
-            window.push(rgb, ms)
+            val plane = image.planes[0]
+            val frame = Rotated.of(RgbaPixels(plane.buffer, image.width, image.height, plane.rowStride, plane.pixelStride), info.rotationDegrees)
+            window.push(frame, pre, ms)
             if (window.clipDue() && tryTakeClip()) {
-                val clip = clipInput.newRgbClip()
                 window.takeClip(clip)
-                onClip(clip, arrived)
+                val age = CaptureClock.ageNanos(info.timestamp, SystemClock.elapsedRealtimeNanos(), System.nanoTime())
+                onClip(clip, age)
             }
         }
     }
 
-    /** Unbinds the camera (main thread) and forgets the frames (on the analyzer's thread). */
+    /** Forgets the frames (on the analyzer's thread, after any frame in progress). */
+    fun clearWindow() {
+        if (!shutDown) analyzerExecutor.execute { window.clear() }
+    }
+
+    /** Unbinds the camera and forgets the frames. Main thread. */
     fun stop() {
+        generation++
+        analysis?.clearAnalyzer()
         provider?.unbindAll()
         provider = null
-        analyzerExecutor.execute { window.clear() }
+        analysis = null
+        clearWindow()
     }
 
     fun shutdown() {
         stop()
+        shutDown = true
         analyzerExecutor.shutdown()
     }
 }

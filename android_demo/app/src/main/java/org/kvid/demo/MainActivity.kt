@@ -1,11 +1,14 @@
 package org.kvid.demo
 
 import android.Manifest
+import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.Color
+import android.net.Uri
 import android.os.Bundle
-import android.os.SystemClock
+import android.view.OrientationEventListener
 import android.view.View
+import android.view.WindowManager
 import android.widget.AdapterView
 import android.widget.ArrayAdapter
 import android.widget.Button
@@ -13,42 +16,61 @@ import android.widget.Spinner
 import android.widget.TextView
 import androidx.activity.ComponentActivity
 import androidx.activity.result.contract.ActivityResultContracts
+import androidx.camera.core.CameraSelector
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import java.util.Locale
+import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
 import org.kvid.core.ClipWindow
-import org.kvid.core.KvidException
+import org.kvid.core.DeviceRotation
 import org.kvid.core.ModelAssets
-import org.kvid.core.Scores
 
 /**
  * kvid demo: a video (the bundled sample or one picked from the phone) or the live camera
- * through the exported int8 model; top-5 and latency on screen.
+ * through an int8 model - the bundled one or one loaded at run time - with the top-5 and the
+ * latency on screen.
  *
  * Threads: the UI thread; one worker that owns the [VideoClassifier] (loading, decoding,
  * inference - LiteRT interpreters are not thread-safe); CameraX's analyzer thread (frames into
- * the clip window).
+ * the clip window). A video run polls a generation counter, so a new request or Cancel stops the
+ * one in progress instead of queueing behind it.
  */
 class MainActivity : ComponentActivity() {
-    private val worker = Executors.newSingleThreadExecutor()
+    private val worker: ExecutorService = Executors.newSingleThreadExecutor()
 
     /** Written on the worker; read on the UI thread only for the immutable sidecar. */
     @Volatile
     private var classifier: VideoClassifier? = null
+
+    @Volatile
+    private var loadError: String = "no model loaded yet"
+    private var source: ModelSource? = null
     private var threads = 0
     private val inferenceBusy = AtomicBoolean(false)
+    private val generation = AtomicInteger()
     private var camera: CameraClips? = null
+    private var cameraWanted = false
+    private var lensFacing = CameraSelector.LENS_FACING_BACK
+    private var busy = 0
 
     private lateinit var statusText: TextView
     private lateinit var resultText: TextView
     private lateinit var latencyText: TextView
+    private lateinit var liveText: TextView
     private lateinit var previewView: PreviewView
+    private lateinit var cameraButton: Button
+    private lateinit var orientation: OrientationEventListener
 
     private val pickVideo = registerForActivityResult(ActivityResultContracts.GetContent()) { uri ->
-        if (uri != null) classifyVideo { VideoFrames.open(this, uri) }
+        if (uri != null) classifyVideo { VideoFile.open(this, uri) }
+    }
+
+    private val pickModel = registerForActivityResult(ActivityResultContracts.OpenMultipleDocuments()) { uris ->
+        if (uris.isNotEmpty()) importModel(uris)
     }
 
     private val cameraPermission = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
@@ -61,18 +83,21 @@ class MainActivity : ComponentActivity() {
         statusText = findViewById(R.id.statusText)
         resultText = findViewById(R.id.resultText)
         latencyText = findViewById(R.id.latencyText)
+        liveText = findViewById(R.id.liveText)
         previewView = findViewById(R.id.previewView)
+        cameraButton = findViewById(R.id.cameraButton)
 
         findViewById<Button>(R.id.sampleButton).setOnClickListener {
             stopCamera()
-            classifyVideo { VideoFrames.openAsset(this, ModelAssets.SAMPLE_VIDEO) }
+            classifyVideo { VideoFile.openAsset(this, ModelAssets.SAMPLE_VIDEO) }
         }
         findViewById<Button>(R.id.pickButton).setOnClickListener {
             stopCamera()
             pickVideo.launch("video/*")
         }
-        findViewById<Button>(R.id.cameraButton).setOnClickListener {
+        cameraButton.setOnClickListener {
             if (camera != null) {
+                cameraWanted = false
                 stopCamera()
             } else if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
                 startCamera()
@@ -80,28 +105,93 @@ class MainActivity : ComponentActivity() {
                 cameraPermission.launch(Manifest.permission.CAMERA)
             }
         }
+        findViewById<Button>(R.id.switchButton).setOnClickListener {
+            lensFacing = if (lensFacing == CameraSelector.LENS_FACING_BACK) CameraSelector.LENS_FACING_FRONT else CameraSelector.LENS_FACING_BACK
+            if (camera != null) {
+                stopCamera()
+                startCamera()
+            }
+        }
+        findViewById<Button>(R.id.resetButton).setOnClickListener { resetLive("reset") }
+        findViewById<Button>(R.id.cancelButton).setOnClickListener {
+            generation.incrementAndGet()
+            latencyText.text = getString(R.string.cancelled)
+        }
+        findViewById<Button>(R.id.loadModelButton).setOnClickListener {
+            pickModel.launch(arrayOf("application/json", "application/octet-stream", "*/*"))
+        }
+        findViewById<Button>(R.id.bundledModelButton).setOnClickListener { useModel(ModelSource.Bundled(assets)) }
+        findViewById<Button>(R.id.benchmarkButton).setOnClickListener {
+            stopCamera()
+            startActivity(Intent(this, BenchmarkActivity::class.java))
+        }
 
-        val cores = Runtime.getRuntime().availableProcessors()
-        val choices = (listOf(1, 2, 4, 6, 8).filter { it <= maxOf(cores, 4) })
+        val choices = Ui.threadChoices()
+        threads = Ui.defaultThreads(choices)
         val spinner = findViewById<Spinner>(R.id.threadSpinner)
         spinner.adapter = ArrayAdapter(this, android.R.layout.simple_spinner_dropdown_item, choices)
-        spinner.setSelection(choices.indexOf(minOf(4, cores).let { c -> choices.lastOrNull { it <= c } ?: 1 }))
+        spinner.setSelection(choices.indexOf(threads))
         spinner.onItemSelectedListener = object : AdapterView.OnItemSelectedListener {
             override fun onItemSelected(parent: AdapterView<*>, view: View?, position: Int, id: Long) {
-                val n = choices[position]
-                if (n != threads) {
-                    threads = n
-                    loadModel(n)
+                if (choices[position] != threads) {
+                    threads = choices[position]
+                    source?.let { loadModel(it) }
                 }
             }
 
             override fun onNothingSelected(parent: AdapterView<*>) = Unit
         }
+
+        orientation = object : OrientationEventListener(this) {
+            override fun onOrientationChanged(degrees: Int) {
+                val r = DeviceRotation.surfaceRotation(degrees)
+                if (r >= 0) camera?.setTargetRotation(r)
+            }
+        }
+
+        val shared = Ui.sharedUris(intent)
+        if (shared.isNotEmpty()) importModel(shared) else useModel(ModelSource.current(this))
+    }
+
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        val shared = Ui.sharedUris(intent)
+        if (shared.isNotEmpty()) importModel(shared)
+    }
+
+    override fun onStart() {
+        super.onStart()
+        if (cameraWanted && camera == null) startCamera()
+    }
+
+    override fun onResume() {
+        super.onResume()
+        if (orientation.canDetectOrientation()) orientation.enable()
+    }
+
+    override fun onPause() {
+        orientation.disable()
+        super.onPause()
+    }
+
+    /**
+     * Going to the background ends the live session: the camera is unbound, the clip window and
+     * the FASTER state are cleared, a video run is cancelled - so the first clip after coming back
+     * holds only new frames.
+     */
+    override fun onStop() {
+        generation.incrementAndGet()
+        if (camera != null) {
+            stopCamera()
+            cameraWanted = true
+        }
+        super.onStop()
     }
 
     override fun onDestroy() {
         camera?.shutdown()
         camera = null
+        generation.incrementAndGet()
         worker.execute {
             classifier?.close()
             classifier = null
@@ -117,191 +207,227 @@ class MainActivity : ComponentActivity() {
         statusText.setTextColor(if (error) Color.RED else Color.DKGRAY)
     }
 
-    private fun errorText(e: Throwable): String = when (e) {
-        is KvidException -> e.message ?: "error"
-        else -> "${e.javaClass.simpleName}: ${e.message}"
+    /** Keeps the screen on while something runs (camera or video), so a demo does not dim mid-run. */
+    private fun keepScreenOn(on: Boolean) {
+        busy = maxOf(0, busy + if (on) 1 else -1)
+        if (busy > 0) window.addFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
+        else window.clearFlags(WindowManager.LayoutParams.FLAG_KEEP_SCREEN_ON)
     }
 
-    /** (Re)builds the interpreters with [n] threads; every later clip runs with them. */
-    private fun loadModel(n: Int) {
-        showStatus("loading the model with $n threads ...")
-        worker.execute {
+    private fun submit(task: () -> Unit): Boolean = try {
+        worker.execute(task)
+        true
+    } catch (e: RejectedExecutionException) {
+        false // the activity is going away
+    }
+
+    private fun useModel(s: ModelSource) {
+        source = s
+        ModelSource.remember(this, s)
+        loadModel(s)
+    }
+
+    /** Copies picked or shared `.json` + `.tflite` files into the app and loads them (worker thread). */
+    private fun importModel(uris: List<Uri>) {
+        stopCamera()
+        showStatus("importing ${uris.size} file(s) ...")
+        submit {
+            try {
+                val s = ModelSource.import(this, uris)
+                ui { useModel(s) }
+            } catch (e: Exception) {
+                ui { showStatus("load model: ${Ui.error(e)}", error = true) }
+            }
+        }
+    }
+
+    /** (Re)builds the interpreters of [s] with the chosen threads, warms them up; every later clip runs with them. */
+    private fun loadModel(s: ModelSource) {
+        stopCamera()
+        generation.incrementAndGet()
+        val n = threads
+        showStatus("loading ${s.label} with $n threads ...")
+        resultText.text = ""
+        latencyText.text = ""
+        submit {
             classifier?.close()
             classifier = null
             try {
-                val c = VideoClassifier(assets, n)
+                val c = VideoClassifier(s, n)
+                val t0 = System.nanoTime()
+                c.warmUp()
+                val warm = System.nanoTime() - t0
                 classifier = c
-                val sc = c.sidecar
-                val f = sc.faster
-                val what = if (f == null) {
-                    "${sc.sampling.scheme} sampling, ${sc.sampling.clips} clip(s)"
-                } else {
-                    "FASTER ${f.expensivePerPeriod}:${f.cheapPerPeriod}, ${f.clips} clips of ${f.clipFrames} frames"
-                }
-                ui {
-                    showStatus(
-                        "${sc.model.ifEmpty { "model" }}: ${sc.numClasses()} classes, ${sc.frames}x${sc.height}x${sc.width}, " +
-                            "${sc.input.dtype} input, $what; $n threads, XNNPACK on",
-                    )
-                }
+                ui { showStatus("${c.describe()}; warm-up ${Ui.ms(warm)}") }
             } catch (e: Exception) {
-                ui { showStatus(errorText(e), error = true) }
+                loadError = "${s.label}: ${Ui.error(e)}"
+                ui { showStatus(loadError, error = true) }
             }
         }
     }
 
-    private fun top5Text(scores: FloatArray): String {
-        val labels = classifier?.sidecar?.labels ?: return ""
-        return Scores.top(scores, labels, 5).mapIndexed { i, p ->
-            String.format(Locale.ROOT, "%d. %-22s %5.1f%%", i + 1, p.label, p.probability * 100.0)
-        }.joinToString("\n")
+    private fun noModel() {
+        showStatus("no model loaded: $loadError", error = true)
+        latencyText.text = ""
     }
 
-    private fun ms(nanos: Long) = String.format(Locale.ROOT, "%.1f ms", nanos / 1e6)
-
     /**
-     * The video path: sample the clips the sidecar asks for (FASTER: N clips of L frames), fetch
-     * exactly those frames, preprocess each once, run the clips. A plain model's clip scores are
-     * averaged; a FASTER model shows its prediction after every clip.
+     * The video path: every view (clip x crop) the sidecar asks for, decoded in one pass,
+     * preprocessed once per frame, run, averaged (FASTER: its N clips in the #E:#C schedule, a
+     * prediction after every clip). A newer request or Cancel stops it.
      */
-    private fun classifyVideo(open: () -> VideoFrames) {
+    private fun classifyVideo(open: () -> VideoFile) {
+        val gen = generation.incrementAndGet()
+        val cancelled = { generation.get() != gen }
         resultText.text = ""
-        latencyText.text = "decoding ..."
-        worker.execute {
-            val c = classifier
-            if (c == null) {
-                ui { latencyText.text = "" }
-                return@execute
-            }
+        latencyText.text = getString(R.string.decoding)
+        keepScreenOn(true)
+        val queued = submit {
             try {
-                val t0 = System.nanoTime()
+                if (cancelled()) return@submit
+                val c = classifier
+                if (c == null) {
+                    ui { noModel() }
+                    return@submit
+                }
                 open().use { video ->
-                    val sc = c.sidecar
-                    val f = sc.faster
-                    val sampling = if (f == null) sc.sampling else sc.sampling.with(f.clipFrames, f.clips)
-                    val pre = c.clipInput.preprocessor()
-                    val cache = HashMap<Int, ByteArray>()
-                    val sum = FloatArray(sc.numClasses())
-                    var modelNanos = 0L
-                    var last = FloatArray(0)
-                    val schedule = StringBuilder()
-                    c.reset()
-                    for (k in 0 until sampling.clips) {
-                        val idx = sampling.indices(video.frameCount, k)
-                        val rgb = c.clipInput.newRgbClip()
-                        for ((t, i) in idx.withIndex()) {
-                            val frameRgb = cache.getOrPut(i) {
-                                val frame = video.frame(i)
-                                ByteArray(pre.frameBytes()).also { pre.centerView(frame.argb, frame.width, frame.height, it, 0) }
-                            }
-                            System.arraycopy(frameRgb, 0, rgb, t * pre.frameBytes(), pre.frameBytes())
-                        }
-                        val r = c.run(rgb)
-                        modelNanos += r.modelNanos
-                        last = r.scores
-                        for (j in sum.indices) sum[j] += r.scores[j]
-                        if (r.expensive != null) {
-                            schedule.append(if (r.expensive) 'E' else 'C')
-                            val shown = top5Text(r.scores)
-                            val progress = "clip ${k + 1}/${sampling.clips} [$schedule]"
+                    val r = VideoRun.run(c, video, cancelled, onClip = { k, n, clip ->
+                        if (clip.expensive != null) {
+                            val shown = Ui.top5(clip.scores, c.sidecar.labels)
                             ui {
-                                resultText.text = shown
-                                latencyText.text = progress
+                                if (!cancelled()) {
+                                    resultText.text = shown
+                                    latencyText.text = "clip ${k + 1}/$n ${if (clip.expensive) "expensive" else "cheap"}"
+                                }
                             }
                         }
-                    }
-                    val overall = if (f != null) last else FloatArray(sum.size) { sum[it] / sampling.clips }
-                    val e2e = System.nanoTime() - t0
-                    val text = top5Text(overall)
-                    val latency = "model ${ms(modelNanos)} (${sampling.clips} clip${if (sampling.clips > 1) "s" else ""}" +
-                        (if (schedule.isNotEmpty()) " $schedule" else "") + ")\n" +
-                        "end to end ${ms(e2e)} (decode ${cache.size} frames + preprocess + model)\n" +
-                        "video: ${video.frameCount} frames, ${String.format(Locale.ROOT, "%.1f", video.fps)} fps"
+                    })
+                    val text = Ui.top5(r.scores, c.sidecar.labels)
+                    val s = r.stats
+                    val latency = "model ${Ui.ms(r.modelNanos)} (${r.views} view${if (r.views > 1) "s" else ""}" +
+                        (if (r.schedule.isNotEmpty()) " ${r.schedule}" else "") + ")\n" +
+                        "end to end ${Ui.ms(r.totalNanos)}: decode ${Ui.ms(r.decodeNanos)} (${s.delivered} frames, " +
+                        "${s.decoded} decoded, ${s.seeks} seeks), preprocess ${Ui.ms(r.preprocessNanos)}\n" +
+                        "video: ${video.frameCount} frames, ${String.format(Locale.ROOT, "%.2f", video.fps)} fps, " +
+                        "${video.codedWidth}x${video.codedHeight}, rotation ${video.rotation}" +
+                        (if (s.substituted > 0) "\n${s.substituted} frame(s) the decoder skipped were replaced by the next" else "")
                     ui {
-                        resultText.text = text
-                        latencyText.text = latency
+                        if (!cancelled()) {
+                            resultText.text = text
+                            latencyText.text = latency
+                        }
                     }
                 }
+            } catch (e: CancelledException) {
+                ui { latencyText.text = getString(R.string.cancelled) }
             } catch (e: Exception) {
                 ui {
                     latencyText.text = ""
-                    showStatus(errorText(e), error = true)
+                    showStatus(Ui.error(e), error = true)
                 }
+            } finally {
+                ui { keepScreenOn(false) }
             }
         }
+        if (!queued) keepScreenOn(false)
     }
 
     /**
      * The camera path: a sliding window of T frames (FASTER: back-to-back clips of L frames, the
-     * state carried from clip to clip for as long as the camera runs, as kvid.runtime's
-     * FasterStream does); a clip runs whenever the worker is free, with the latest frames.
+     * state carried over a window of N clips - the sidecar's clip count - then restarted, because
+     * the step's int8 running average cannot run forever); a clip runs whenever the worker is
+     * free, with the newest frames.
      */
     private fun startCamera() {
         val c = classifier
         if (c == null) {
-            showStatus("no model loaded", error = true)
+            noModel()
             return
         }
         val sc = c.sidecar
         val f = sc.faster
-        val window = ClipWindow(
-            sc.frames,
-            c.clipInput.preprocessor().frameBytes(),
-            if (f != null) sc.frames else 1,
-            sc.sampling.liveFrameIntervalMs(30.0, 3.0),
-        )
-        worker.execute { classifier?.reset() }
+        val pre = c.clipInput.preprocessor()
+        val window = ClipWindow(sc.frames, pre.frameBytes(), if (f != null) sc.frames else 1,
+            sc.clip.sampling().liveFrameIntervalMs(30.0, 3.0))
         inferenceBusy.set(false)
-        val cam = CameraClips(
-            this, this, previewView, c.clipInput, window,
-            tryTakeClip = { inferenceBusy.compareAndSet(false, true) },
-            onClip = { clip, arrived ->
-                try {
-                    worker.execute { runLiveClip(clip, arrived) }
-                } catch (e: RejectedExecutionException) {
-                    inferenceBusy.set(false) // the activity is going away
+        submit {
+            c.reset()
+            val session = c.faster
+            if (session != null && f != null) {
+                session.setWindow(f.clips)
+                val w = session.window()
+                ui {
+                    liveText.text = "FASTER live: the state is carried over windows of $w clips of ${f.clipFrames} frames, " +
+                        "then starts again (Reset: now)"
                 }
+            }
+        }
+        val cam = CameraClips(
+            this, this, previewView, pre, window, c.clipInput.newRgbClip().size,
+            tryTakeClip = { inferenceBusy.compareAndSet(false, true) },
+            onClip = { clip, age ->
+                val handedOver = System.nanoTime()
+                if (!submit { runLiveClip(c, clip, age, handedOver) }) inferenceBusy.set(false)
             },
         )
         camera = cam
+        cameraWanted = true
+        keepScreenOn(true)
         previewView.visibility = View.VISIBLE
         resultText.text = ""
         latencyText.text = "filling the clip window (${sc.frames} frames) ..."
-        findViewById<Button>(R.id.cameraButton).setText(R.string.stop)
-        cam.start { message -> ui { showStatus(message, error = true) } }
+        liveText.text = "live: a clip of the newest ${sc.frames} frames whenever the model is free (Reset clears them)"
+        cameraButton.setText(R.string.stop)
+        cam.start(lensFacing) { message -> ui { showStatus(message, error = true) } }
     }
 
-    private fun runLiveClip(clip: ByteArray, arrivedNanos: Long) {
+    private fun runLiveClip(c: VideoClassifier, clip: ByteArray, captureAge: Long, handedOver: Long) {
         try {
-            val c = classifier ?: return
-            val clipNo = (c.faster?.clipIndex() ?: 0) + 1
+            if (classifier !== c) return // the model changed since the camera started
+            val session = c.faster
+            val clipNo = (session?.clipIndex() ?: 0) + 1
             val r = c.run(clip)
-            val e2e = SystemClock.elapsedRealtimeNanos() - arrivedNanos
-            val text = top5Text(r.scores)
+            val text = Ui.top5(r.scores, c.sidecar.labels)
             val kind = when (r.expensive) {
                 null -> ""
-                true -> " · clip $clipNo expensive"
-                false -> " · clip $clipNo cheap"
+                true -> " · clip $clipNo/${session?.window()} expensive"
+                false -> " · clip $clipNo/${session?.window()} cheap"
             }
-            val latency = "model ${ms(r.modelNanos)} · end to end ${ms(e2e)} (newest frame to result)$kind"
+            val sinceHandOver = System.nanoTime() - handedOver
             ui {
                 if (camera != null) {
                     resultText.text = text
-                    latencyText.text = latency
+                    val e2e = if (captureAge >= 0) {
+                        "capture to result ${Ui.ms(captureAge + sinceHandOver)}"
+                    } else {
+                        "clip to result ${Ui.ms(sinceHandOver)} (camera clock unknown)"
+                    }
+                    latencyText.text = "model ${Ui.ms(r.modelNanos)} · $e2e$kind"
                 }
             }
         } catch (e: Exception) {
-            ui { showStatus(errorText(e), error = true) }
+            ui { showStatus(Ui.error(e), error = true) }
         } finally {
             inferenceBusy.set(false)
         }
+    }
+
+    /** The visible Reset: forget the clip window and start the FASTER sequence over. */
+    private fun resetLive(why: String) {
+        camera?.clearWindow()
+        submit { classifier?.reset() }
+        if (camera != null) latencyText.text = "$why: filling the clip window again ..."
     }
 
     private fun stopCamera() {
         val cam = camera ?: return
         cam.shutdown()
         camera = null
+        cameraWanted = false
+        submit { classifier?.reset() }
+        keepScreenOn(false)
         previewView.visibility = View.GONE
-        findViewById<Button>(R.id.cameraButton).setText(R.string.camera)
+        liveText.text = ""
+        cameraButton.setText(R.string.camera)
     }
 }

@@ -1,10 +1,7 @@
 package org.kvid.demo
 
-import android.content.res.AssetManager
-import java.io.InputStream
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
-import org.kvid.core.AssetSource
 import org.kvid.core.ClipInput
 import org.kvid.core.FasterSession
 import org.kvid.core.KvidException
@@ -16,18 +13,25 @@ import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Interpreter
 import org.tensorflow.lite.Tensor
 
-/** The APK's assets as core's [AssetSource]. */
-class AndroidAssets(private val assets: AssetManager) : AssetSource {
-    private val names: Set<String> = (assets.list("") ?: emptyArray()).toSet()
-    override fun exists(name: String): Boolean = name in names
-    override fun open(name: String): InputStream = assets.open(name)
-    override fun describe(name: String): String = "assets/$name"
-}
-
-/** One clip's result: class scores (dequantised logits) and how long the model(s) took. */
-class ClipResult(val scores: FloatArray, val modelNanos: Long, val expensive: Boolean?)
+/**
+ * One clip's result: class scores (dequantised logits), how long the model(s) took, which
+ * FASTER model ran (null for a plain model), and the exact input and raw output tensor bytes
+ * (for the parity dump).
+ */
+class ClipResult(
+    val scores: FloatArray,
+    val modelNanos: Long,
+    val expensive: Boolean?,
+    val input: ByteArray,
+    val output: ByteArray,
+)
 
 private fun directBuffer(bytes: Int): ByteBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder())
+
+private fun bytesOf(buf: ByteBuffer): ByteArray {
+    buf.rewind()
+    return ByteArray(buf.remaining()).also { buf.get(it) }
+}
 
 /** A LiteRT tensor described the way core describes tensors. */
 fun Tensor.spec(): TensorSpec {
@@ -44,62 +48,54 @@ fun Tensor.spec(): TensorSpec {
 }
 
 /**
- * The model(s) named by the assets' sidecar, each in a LiteRT [Interpreter] with [threads]
- * threads and XNNPACK on, checked against the sidecar before anything runs. A plain export runs
- * one clip to scores; a FASTER export runs each clip through the expensive or the cheap model as
- * the pattern says, then the aggregator step, carrying the state ([FasterSession]).
+ * The model(s) of a [ModelSource], each in a LiteRT [Interpreter] with [threads] threads and
+ * XNNPACK on, memory-mapped, checked against the sidecar before anything runs, and warmed up
+ * (one run each, so the first timed clip does not pay for XNNPACK's weight packing). A plain
+ * export runs one clip to scores; a FASTER export runs each clip through the expensive or the
+ * cheap model as the pattern says, then the aggregator step, carrying the state
+ * ([FasterSession]). Not thread-safe: one worker thread owns it.
  */
-class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoCloseable {
-    private val source = AndroidAssets(assetManager)
-    val assets: ModelAssets = ModelAssets.load(source)
+class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable {
+    val assets: ModelAssets = source.load()
     val sidecar: Sidecar = assets.sidecar
     val clipInput: ClipInput = ClipInput.of(sidecar)
     private val interpreters = mutableListOf<Interpreter>()
+    private val inBuf: ByteBuffer = directBuffer(sidecar.input.byteSize())
 
     private fun load(name: String): Interpreter {
-        val bytes = try {
-            source.open(name).use { it.readBytes() }
-        } catch (e: java.io.IOException) {
-            throw KvidException("${source.describe(name)}: cannot read: ${e.message}", e)
-        }
-        val model = directBuffer(bytes.size).put(bytes)
-        model.rewind()
+        val model = source.map(name)
         val options = Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true)
         val interpreter = try {
             Interpreter(model, options)
         } catch (e: IllegalArgumentException) {
-            throw KvidException("${source.describe(name)}: not a loadable TFLite model: ${e.message}", e)
+            throw KvidException("${source.files.describe(name)}: not a loadable TFLite model: ${e.message}", e)
         }
         interpreters += interpreter
         return interpreter
     }
 
-    private fun Interpreter.inputs() = (0 until inputTensorCount).map { getInputTensor(it).spec() }
-    private fun Interpreter.outputs() = (0 until outputTensorCount).map { getOutputTensor(it).spec() }
-
     private fun checkSingle(name: String, interpreter: Interpreter) {
         if (interpreter.inputTensorCount != 1) {
-            throw KvidException("${source.describe(name)}: expected one input (the clip), found ${interpreter.inputTensorCount}")
+            throw KvidException("${source.files.describe(name)}: expected one input (the clip), found ${interpreter.inputTensorCount}")
         }
-        sidecar.checkInput(source.describe(name), interpreter.getInputTensor(0).spec())
+        sidecar.checkInput(source.files.describe(name), interpreter.getInputTensor(0).spec())
     }
-
-    private val inBuf: ByteBuffer = directBuffer(sidecar.input.byteSize())
 
     /** A plain export: clip in, class scores out. */
     private inner class PlainModel {
-        val interpreter = load(ModelAssets.MODEL)
+        val name = assets.modelFiles[0]
+        val interpreter = load(name)
         val outSpec: TensorSpec
         val outBuf: ByteBuffer
 
         init {
-            checkSingle(ModelAssets.MODEL, interpreter)
+            checkSingle(name, interpreter)
             if (interpreter.outputTensorCount != 1) {
-                throw KvidException("${source.describe(ModelAssets.MODEL)}: expected one output (the class scores), " +
+                throw KvidException("${source.files.describe(name)}: expected one output (the class scores), " +
                     "found ${interpreter.outputTensorCount}")
             }
             outSpec = interpreter.getOutputTensor(0).spec()
-            sidecar.checkOutput(source.describe(ModelAssets.MODEL), outSpec)
+            sidecar.checkOutput(source.files.describe(name), outSpec)
             outBuf = directBuffer(outSpec.byteSize())
         }
 
@@ -109,7 +105,8 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
             interpreter.run(inBuf, outBuf)
             val dt = System.nanoTime() - t0
             outBuf.rewind()
-            return ClipResult(Scores.read(outBuf, outSpec), dt, null)
+            val scores = Scores.read(outBuf, outSpec)
+            return ClipResult(scores, dt, null, bytesOf(inBuf), bytesOf(outBuf))
         }
     }
 
@@ -133,16 +130,16 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
             for ((name, m) in listOf(f.expensive to expensive, f.cheap to cheap)) {
                 checkSingle(name, m)
                 if (m.outputTensorCount != 1) {
-                    throw KvidException("${source.describe(name)}: a FASTER clip model has one output (the feature map), " +
+                    throw KvidException("${source.files.describe(name)}: a FASTER clip model has one output (the feature map), " +
                         "found ${m.outputTensorCount}")
                 }
             }
             signature = step.signatureKeys.firstOrNull()
-                ?: throw KvidException("${source.describe(f.step)}: no signature (re-export the FASTER run with kvid)")
-            val ins = step.getSignatureInputs(signature).toList().associateWith { step.getInputTensorFromSignature(it, signature).spec() }
-            val outs = step.getSignatureOutputs(signature).toList().associateWith { step.getOutputTensorFromSignature(it, signature).spec() }
-            val io = FasterSession.StepIo.fromSignature(source.describe(f.step), ins, outs, f.stateNames(), sidecar.numClasses())
-            sidecar.checkOutput(source.describe(f.step), io.logits)
+                ?: throw KvidException("${source.files.describe(f.step)}: no signature (re-export the FASTER run with kvid)")
+            val ins = step.getSignatureInputs(signature).associateWith { step.getInputTensorFromSignature(it, signature).spec() }
+            val outs = step.getSignatureOutputs(signature).associateWith { step.getOutputTensorFromSignature(it, signature).spec() }
+            val io = FasterSession.StepIo.fromSignature(source.files.describe(f.step), ins, outs, f.stateNames(), sidecar.numClasses())
+            sidecar.checkOutput(source.files.describe(f.step), io.logits)
             val eSpec = expensive.getOutputTensor(0).spec()
             val cSpec = cheap.getOutputTensor(0).spec()
             session = FasterSession(f, eSpec, cSpec, io)
@@ -152,15 +149,20 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
             stepOuts = outs.mapValues { directBuffer(it.value.byteSize()) }
         }
 
-        fun run(): ClipResult {
-            val isE = session.nextIsExpensive()
-            val model = if (isE) expensive else cheap
+        /** The clip model's raw feature bytes for the clip in `inBuf` (also used by the instrumented test). */
+        fun features(isE: Boolean): Pair<ByteArray, Long> {
             val featBuf = if (isE) eOut else cOut
             featBuf.clear()
+            inBuf.rewind()
             val t0 = System.nanoTime()
-            model.run(inBuf, featBuf)
-            val tClip = System.nanoTime() - t0
-            for ((name, bytes) in session.stepInputs(bytesOf(featBuf), isE)) {
+            (if (isE) expensive else cheap).run(inBuf, featBuf)
+            return bytesOf(featBuf) to System.nanoTime() - t0
+        }
+
+        fun run(): ClipResult {
+            val isE = session.nextIsExpensive()
+            val (feature, tClip) = features(isE)
+            for ((name, bytes) in session.stepInputs(feature, isE)) {
                 val buf = stepIns.getValue(name)
                 buf.clear()
                 buf.put(bytes)
@@ -175,7 +177,7 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
             val logitsBuf = stepOuts.getValue(FasterSession.LOGITS)
             logitsBuf.rewind()
             val scores = session.finishStep(states, Scores.read(logitsBuf, io.logits))
-            return ClipResult(scores, tClip + tStep, isE)
+            return ClipResult(scores, tClip + tStep, isE, bytesOf(inBuf), bytesOf(logitsBuf))
         }
     }
 
@@ -198,12 +200,17 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
 
     val isFaster: Boolean get() = fasterModels != null
 
-    /** The FASTER session (schedule, clip counter, state), or null for a plain export. */
+    /** The FASTER session (schedule, clip counter, state, live window), or null for a plain export. */
     val faster: FasterSession? get() = fasterModels?.session
 
-    private fun bytesOf(buf: ByteBuffer): ByteArray {
-        buf.rewind()
-        return ByteArray(buf.remaining()).also { buf.get(it) }
+    /** e.g. "sevnet_g8: 5 classes, 8x112x112, int8 input, dense, stride 2, 1 clip x 3 crops ...". */
+    fun describe(): String {
+        val sc = sidecar
+        val f = sc.faster
+        val what = if (f == null) sc.clip.describe() else
+            "FASTER ${f.expensivePerPeriod}:${f.cheapPerPeriod}, ${f.clips} clips of ${f.clipFrames} frames"
+        return "${sc.model.ifEmpty { "model" }} (${source.label}, sidecar v${sc.version}): ${sc.numClasses()} classes, " +
+            "${sc.frames}x${sc.height}x${sc.width}, ${sc.input.dtype} input, $what; $threads threads, XNNPACK on"
     }
 
     /** Runs one preprocessed clip ([ClipInput.rgbClip] layout); FASTER: the next clip of the session. */
@@ -214,7 +221,45 @@ class VideoClassifier(assetManager: AssetManager, val threads: Int) : AutoClosea
         return fasterModels?.run() ?: plain!!.run()
     }
 
-    /** Starts a new FASTER sequence (a new video or a restarted camera); no-op for plain models. */
+    /** Runs exact input tensor bytes (the instrumented test feeds golden inputs). */
+    fun runTensor(input: ByteArray): ClipResult {
+        if (input.size != sidecar.input.byteSize()) {
+            throw KvidException("${input.size} input bytes for a tensor of ${sidecar.input.byteSize()}")
+        }
+        inBuf.clear()
+        inBuf.put(input)
+        inBuf.rewind()
+        return fasterModels?.run() ?: plain!!.run()
+    }
+
+    /** FASTER only: the clip model's raw feature bytes for exact input bytes (no step, no state change). */
+    fun fasterFeatures(input: ByteArray, expensive: Boolean): ByteArray {
+        val fm = fasterModels ?: throw KvidException("not a FASTER model")
+        inBuf.clear()
+        inBuf.put(input)
+        inBuf.rewind()
+        return fm.features(expensive).first
+    }
+
+    /**
+     * Warm-up: [runs] runs of every model on a grey clip, then the FASTER state back to zero.
+     * The first run of an XNNPACK interpreter packs weights and sizes buffers; timing it would
+     * overstate the latency.
+     */
+    fun warmUp(runs: Int = 1) {
+        val grey = clipInput.newRgbClip().also { it.fill(128.toByte()) }
+        val f = fasterModels
+        repeat(runs) {
+            if (f != null) {
+                f.features(true)
+                f.features(false)
+            }
+            run(grey)
+        }
+        reset()
+    }
+
+    /** Starts a new FASTER sequence (a new video, a restarted camera, the Reset button); no-op for plain models. */
     fun reset() {
         faster?.reset()
     }

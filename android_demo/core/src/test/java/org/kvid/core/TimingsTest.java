@@ -39,4 +39,16 @@ public class TimingsTest {
         assertEquals(-1L, CaptureClock.ageNanos(99 * s, 5000 * s, 1400 * s));
         assertEquals(-1L, CaptureClock.ageNanos(6000 * s, 5000 * s, 1400 * s));
     }
+
+    @Test
+    public void deviceOrientationSnapsToTheSurfaceRotation() {
+        assertEquals(0, DeviceRotation.surfaceRotation(0));
+        assertEquals(0, DeviceRotation.surfaceRotation(44));
+        assertEquals(0, DeviceRotation.surfaceRotation(350));
+        assertEquals("turned clockwise: ROTATION_270", 3, DeviceRotation.surfaceRotation(90));
+        assertEquals(2, DeviceRotation.surfaceRotation(180));
+        assertEquals(1, DeviceRotation.surfaceRotation(270));
+        assertEquals(3, DeviceRotation.surfaceRotation(45));
+        assertEquals(-1, DeviceRotation.surfaceRotation(DeviceRotation.UNKNOWN));
+    }
 }
