@@ -47,6 +47,7 @@ import numpy as np
 
 from kvid import KvidError
 from kvid.runtime.interpreter import dequantize, quantize
+from kvid.runtime.parity import clip_protocol, eval_scheme
 from kvid.runtime.predict import softmax, top_k
 
 GOLDEN_FORMAT = "kvid-android-golden"
@@ -54,12 +55,9 @@ GOLDEN_VERSION = 2
 
 
 def read_sidecar(tflite_path) -> dict:
-    from export.metadata import read_sidecar as _read, sidecar_path
+    from kvid.contract.sidecar import read_sidecar as _read
 
-    sidecar = _read(tflite_path)
-    if sidecar is None:
-        raise KvidError(f"{sidecar_path(tflite_path)}: no sidecar beside {os.fspath(tflite_path)}")
-    return sidecar
+    return _read(tflite_path, required=True)
 
 
 # ---- the Python twins of android_demo/core (each one line of kvid's own arithmetic) ----
@@ -83,47 +81,13 @@ def dequantize_output(out: np.ndarray, spec: dict) -> np.ndarray:
     return dequantize(out, spec.get("scale") or 1.0, spec.get("zero_point") or 0).reshape(-1)
 
 
-def clip_protocol(sidecar: dict) -> dict:
-    """The test-time clip protocol of a version-1 or version-2 sidecar: ``{"scheme", "frames",
-    "stride", "window", "clips", "crops", "resize", "crop"}`` with ``resize`` resolved, for a
-    FASTER sidecar its N clips of L frames (one crop) - what ``org.kvid.core.Sidecar.videoSpec``
-    reads."""
-    from kvid.data.transforms import default_resize
-
-    if int(sidecar.get("version", 1)) >= 2:
-        c = sidecar["clip"]
-        p = {"scheme": c["scheme"], "frames": int(c["frames"]), "stride": int(c.get("stride") or 1),
-             "window": c.get("window"), "clips": int(c.get("clips") or 1), "crops": int(c.get("crops") or 1),
-             "crop": int(c["crop"]), "resize": c.get("resize")}
-    else:
-        s, c = sidecar["sampling"], sidecar["crop"]
-        if c.get("mode", "center") != "center":
-            raise KvidError(f"sidecar crop mode {c['mode']!r}: a version-1 sidecar has 'center'")
-        p = {"scheme": s["scheme"], "frames": int(sidecar["frames"]), "stride": int(s.get("stride", 1)),
-             "window": s.get("window"), "clips": int(s.get("clips", 1)), "crops": 1,
-             "crop": int(c["crop"]), "resize": c.get("resize")}
-    if p["crops"] not in (1, 3):
-        raise KvidError(f"sidecar crops={p['crops']}: the Android demo takes 1 or 3 test views")
-    if p["resize"] is None:
-        p["resize"] = p["crop"] if p["crops"] == 3 else default_resize(p["crop"])
-    p["resize"] = int(p["resize"])
-    if sidecar.get("faster"):
-        p["frames"], p["clips"] = int(sidecar["faster"]["clip_frames"]), int(sidecar["faster"]["clips"])
-    return p
-
-
-def test_scheme(scheme: str) -> str:
-    """The scheme test-time indices follow: EAC-Net's ``random_rate`` samples as ``segments``."""
-    return "segments" if scheme == "random_rate" else scheme
-
-
 def clip_indices(sidecar: dict, num_frames: int) -> list[np.ndarray]:
     """The test-time clips of a video as the runtime samples them (FASTER: N clips of L)."""
     from kvid.data.sampling import sample_indices
 
     p = clip_protocol(sidecar)
     return [
-        sample_indices(num_frames, p["frames"], test_scheme(p["scheme"]), stride=p["stride"], clips=p["clips"],
+        sample_indices(num_frames, p["frames"], eval_scheme(p["scheme"]), stride=p["stride"], clips=p["clips"],
                        clip_index=k, window=p["window"])
         for k in range(p["clips"])
     ]
@@ -159,7 +123,8 @@ def _check_sidecar(sidecar: dict) -> None:
     for key in ("labels", "frames", "height", "width", "input", "output"):
         if key not in sidecar:
             raise KvidError(f"sidecar: missing {key!r}")
-    clip_protocol(sidecar)
+    if clip_protocol(sidecar)["crops"] not in (1, 3):
+        raise KvidError(f"sidecar crops={clip_protocol(sidecar)['crops']}: the Android demo takes 1 or 3 test views")
     classes = int(np.prod(sidecar["output"]["shape"]))
     if classes != len(sidecar["labels"]):
         raise KvidError(f"sidecar: {len(sidecar['labels'])} labels but output shape {sidecar['output']['shape']}")
@@ -278,7 +243,7 @@ class _FasterRecorder:
     and records every tensor crossing a model boundary, for core to replay."""
 
     def __init__(self, step_path, sidecar):
-        from export.metadata import sidecar_path
+        from kvid.contract.sidecar import sidecar_path
         from kvid.runtime.faster import FasterModels, FasterStream
 
         self.models = FasterModels(sidecar_path(step_path), threads=1)
@@ -346,19 +311,21 @@ def _faster_vectors(f: dict, out_dir: str, rng: np.random.Generator) -> dict:
     """FASTER bookkeeping as kvid.runtime.faster does it: the schedule, the step's control
     inputs, the zero states, and the requantisation of a feature map (clip model output ->
     step input) and of a state (step output -> step input), on synthetic int8 parameters."""
-    from kvid.runtime.faster import _dequantize, _quantize, control_vector, schedule
+    from kvid.contract.faster import schedule
+    from kvid.runtime.faster import control_input
+    from kvid.runtime.interpreter import dequantize_from, quantize_for
 
     clips = int(f["clips"])
     sched = schedule(clips, f["pattern"])
     control = _spec("control", [1, 1, 1, 6], 1.0 / 255.0, -128)
     cdet = _details(control)
-    ctrl = np.concatenate([_quantize(control_vector(t, bool(e)).reshape(cdet["shape"]), cdet).reshape(-1)
+    ctrl = np.concatenate([control_input(t, bool(e), cdet).reshape(-1)
                            for t, e in enumerate(sched)])
     ctrl.tofile(os.path.join(out_dir, "faster_control.bin"))
     states = f.get("states") or []
     zero_states = []
     for i, st in enumerate(states):
-        z = _quantize(np.zeros(st["shape"], np.float32), _details(st))
+        z = quantize_for(np.zeros(st["shape"], np.float32), _details(st))
         z.tofile(os.path.join(out_dir, f"faster_zero_state{i}.bin"))
         zero_states.append({"state": st, "bytes": f"faster_zero_state{i}.bin"})
     feature_to = f.get("feature") or _spec("feature", [1, 4], 0.05, -3)
@@ -373,7 +340,7 @@ def _faster_vectors(f: dict, out_dir: str, rng: np.random.Generator) -> dict:
         # every int8 value at least once when the tensor is large enough, then random ones
         q = np.concatenate([np.arange(-128, 128), rng.integers(-128, 128, max(n - 256, 0))])[:n].astype(np.int8)
         rng.shuffle(q)
-        r = _quantize(_dequantize(q, _details(src)), _details(dst))
+        r = quantize_for(dequantize_from(q, _details(src)), _details(dst))
         q.tofile(os.path.join(out_dir, f"faster_requant{i}.in"))
         np.asarray(r, np.int8).tofile(os.path.join(out_dir, f"faster_requant{i}.out"))
         requant.append({"from": src, "to": dst, "input": f"faster_requant{i}.in", "output": f"faster_requant{i}.out"})

@@ -9,13 +9,17 @@ can never pass by not running the Android checks. .ci/run installs the tools:
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import subprocess
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ANDROID = os.path.join(ROOT, "android_demo")
+CORE_MAIN = os.path.join(ANDROID, "core", "src", "main", "java")
+CORE_TEST = os.path.join(ANDROID, "core", "src", "test", "java")
 JUNIT_JARS = ("/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar")
 FRAMEWORK_RES = "/usr/share/android-framework-res/framework-res.apk"
 #: the Kotlin compiler version .ci/run installs (npm package kotlin-compiler)
@@ -42,6 +46,22 @@ def java_toolchain() -> tuple[str, str]:
     if absent:
         missing(f"JUnit 4 jars ({', '.join(absent)})", "apt-get install -y junit4")
     return javac, java
+
+
+def compile_core(javac: str, out: str) -> tuple[str, list[str]]:
+    """One javac run for core and its tests, ``--release 8`` (core's main sources stay within
+    what a minSdk-24 phone runs; its java-library builds with Java 17 in Gradle). Returns the
+    classpath to run them and the JUnit test classes."""
+    mains = sorted(glob.glob(os.path.join(CORE_MAIN, "**", "*.java"), recursive=True))
+    tests = sorted(glob.glob(os.path.join(CORE_TEST, "**", "*.java"), recursive=True))
+    assert mains and tests, "android_demo/core has no sources"
+    cp = os.pathsep.join(JUNIT_JARS)
+    r = subprocess.run([javac, "--release", "8", "-Xlint:all", "-Xlint:-options", "-Werror", "-encoding", "UTF-8",
+                        "-cp", cp, "-d", out, *mains, *tests], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"android_demo/core does not compile:\n{r.stdout}{r.stderr}"
+    classes = [os.path.relpath(p, CORE_TEST)[: -len(".java")].replace(os.sep, ".") for p in tests
+               if p.endswith("Test.java")]
+    return os.pathsep.join([out, *JUNIT_JARS]), classes
 
 
 def tools_cache() -> str:
@@ -77,17 +97,18 @@ FASTER_FRAMES, FASTER_SIZE, FASTER_CLIPS, FASTER_PATTERN = 8, 32, 3, "1:1"
 
 
 def tiny_faster_export(out_dir: str) -> str:
-    """A real three-model int8 FASTER export (export.faster.export_faster) small enough for a
+    """A real three-model int8 FASTER export (kvid.export.faster.export_faster) small enough for a
     unit test: width-4 R(2+1)D/R2D backbones, 8 frames of 32 x 32, a FAST-GRU step, random
     weights with ranges calibrated on random clips. Returns the step model's path (its sidecar
     and the two clip models beside it)."""
     pytest.importorskip("tensorflow")
     import numpy as np
 
-    from export.faster import export_faster
+    from kvid.export.faster import calibrate_step, export_faster, quantize_step
     from kvid import models, ops
     from kvid.keras import keras
     from kvid.models import faster
+    from kvid.train.faster import FeatureSequences, cache_features
 
     k, length, size, n = len(FASTER_LABELS), FASTER_FRAMES, FASTER_SIZE, FASTER_CLIPS
     tiny = {"width": 4, "stages": (1, 1, 1, 1)}
@@ -103,13 +124,12 @@ def tiny_faster_export(out_dir: str) -> str:
         ops.calibrate(q, [clips])
     channels = int(faster.feature_model(qe).output.shape[-1])
     step = faster.build_aggregator(k, length, size, kind="fastgru", channels=channels)
-    starts = faster.test_starts(videos.shape[1], length, n)
-    caches = {name: faster.cache_features(faster.feature_model(m), videos, length, starts,
-                                          os.path.join(out_dir, f"cache_{name}.npy"))
+    caches = {name: cache_features(faster.feature_model(m), videos, length, n,
+                                   os.path.join(out_dir, f"cache_{name}.npy"))
               for name, m in (("e", qe), ("c", qc))}
-    data = faster.FeatureSequences(caches["e"], caches["c"], labels, n, FASTER_PATTERN, batch_size=4,
-                                   training=False)
-    qs = faster.calibrate_step(faster.quantize_step(step), data)
+    data = FeatureSequences(caches["e"], caches["c"], labels, n, FASTER_PATTERN, batch_size=4,
+                            training=False)
+    qs = calibrate_step(quantize_step(step), data)
     result = export_faster(os.path.join(out_dir, "tiny_faster.tflite"), qe, qc, qs, clip_frames=length, clips=n,
                            pattern=FASTER_PATTERN, labels=FASTER_LABELS)
     assert result["ok"], result["audits"]

@@ -3,7 +3,7 @@
 Compiles ``android_demo/core/src/main/java`` and ``core/src/test/java`` with javac
 (``--release 8``: the Java 8 library API; the Android API 24 traps outside it - String.join,
 java.time, java.nio.file ... - are refused by a source check), generates golden vectors with
-``export.android_assets.write_golden_vectors`` for several sidecars (version 1 and 2, every
+``kvid.export.android_assets.write_golden_vectors`` for several sidecars (version 1 and 2, every
 sampling scheme, 1 and 3 crops, quantisations, rotation metadata, a synthetic FASTER block and
 a real tiny FASTER export; small synthetic videos of odd sizes, landscape and portrait) and runs
 every JUnit test pointed at them. Python's bytes and Java's must agree exactly, so the phone and
@@ -25,11 +25,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from android_tooling import ANDROID, JUNIT_JARS, java_toolchain, tiny_faster_export
+from android_tooling import ANDROID, compile_core, java_toolchain, tiny_faster_export
 
-CORE = os.path.join(ANDROID, "core")
-MAIN = os.path.join(CORE, "src", "main", "java")
-TEST = os.path.join(CORE, "src", "test", "java")
+MAIN = os.path.join(ANDROID, "core", "src", "main", "java")
 
 BASE = {
     "format": "kvid-tflite-sidecar", "version": 1, "kvid_version": "0.1.0", "model": "sevnet_g8",
@@ -111,22 +109,6 @@ def sidecars() -> dict[str, dict]:
 ROTATIONS = [0, 90, 0, 270]
 
 
-def _compile(javac: str, out: str) -> tuple[str, list[str]]:
-    """One javac run for core and its tests, ``--release 8``: the Java 8 library API, which
-    Android API 24 offers (core's java-library builds with Java 17 in Gradle; the tests here
-    keep its main sources to what a minSdk-24 phone can run)."""
-    mains = sorted(glob.glob(os.path.join(MAIN, "**", "*.java"), recursive=True))
-    tests = sorted(glob.glob(os.path.join(TEST, "**", "*.java"), recursive=True))
-    assert mains and tests, "android_demo/core has no sources"
-    cp = os.pathsep.join(JUNIT_JARS)
-    r = subprocess.run([javac, "--release", "8", "-Xlint:all", "-Xlint:-options", "-Werror", "-encoding", "UTF-8",
-                        "-cp", cp, "-d", out, *mains, *tests], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, f"android_demo/core does not compile:\n{r.stdout}{r.stderr}"
-    classes = [os.path.relpath(p, TEST)[: -len(".java")].replace(os.sep, ".") for p in tests
-               if p.endswith("Test.java")]
-    return os.pathsep.join([out, *JUNIT_JARS]), classes
-
-
 #: Java 8 library API that Android API 24 lacks (javac --release 8 accepts it): the traps
 FORBIDDEN = re.compile(
     r"^\s*import\s+(?:android\.|androidx\.|org\.json\.)[\w.]*"
@@ -154,7 +136,7 @@ def test_core_sources_have_no_android_or_post_api24_imports():
 def compiled(tmp_path_factory):
     """(java, classpath, test classes): core and its tests compiled once for this module."""
     javac, java = java_toolchain()
-    cp, classes = _compile(javac, str(tmp_path_factory.mktemp("android_core") / "classes"))
+    cp, classes = compile_core(javac, str(tmp_path_factory.mktemp("android_core") / "classes"))
     return java, cp, classes
 
 
@@ -175,7 +157,7 @@ def _summaries(report: str) -> list[tuple[int, int, int]]:
 
 
 def test_android_core_junit_against_golden_vectors(tmp_path, compiled):
-    from export.android_assets import sample_clips, write_golden_vectors
+    from kvid.export.android_assets import sample_clips, write_golden_vectors
 
     java, cp, classes = compiled
     assert "org.kvid.core.GoldenVectorsTest" in classes
@@ -205,7 +187,7 @@ def test_android_core_junit_against_golden_vectors(tmp_path, compiled):
 def test_golden_vectors_catch_a_one_byte_drift(tmp_path, compiled):
     """The comparison is real: flip one input byte, one averaged score, or one cv2 RGB byte on
     the Python side and JUnit must fail, naming what differs."""
-    from export.android_assets import sample_clips, write_golden_vectors
+    from kvid.export.android_assets import sample_clips, write_golden_vectors
 
     java, cp, _ = compiled
     out = tmp_path / "golden"
@@ -242,8 +224,8 @@ def test_golden_vectors_of_a_real_faster_export(tmp_path, compiled, faster_expor
     bytes, step inputs and raw step outputs from kvid.runtime.faster, and core replays the
     whole sequence - schedule, requantised features, control, carried state, logits - byte for
     byte, for rotated and short videos too; write_android_assets copies the three models."""
-    from export.android_assets import sample_clips, write_android_assets
-    from export.metadata import read_sidecar
+    from kvid.export.android_assets import sample_clips, write_android_assets
+    from kvid.contract.sidecar import read_sidecar
 
     java, cp, _ = compiled
     sidecar = read_sidecar(faster_export)
@@ -278,7 +260,7 @@ def _manifest(d) -> dict:
 def test_golden_python_side_matches_kvid_data():
     """The Python half uses kvid.data's own sampler and views (not a copy of the formulas), and
     reads version-1 and version-2 sidecars into the same protocol."""
-    from export.android_assets import (clip_indices, clip_protocol, quantize_input, to_argb, top_k, upright,
+    from kvid.export.android_assets import (clip_indices, clip_protocol, quantize_input, to_argb, top_k, upright,
                                        video_views)
     from kvid.data.sampling import sample_indices
     from kvid.data.transforms import center_view, eval_views
@@ -313,8 +295,8 @@ def test_android_assets_of_a_real_int8_export(tmp_path, compiled):
     export writes is what core reads, the model's own logits (ai-edge-litert) are in the golden
     vectors, and JUnit rebuilds everything from them."""
     pytest.importorskip("tensorflow")
-    from export.android_assets import write_android_assets
-    from export.preset import export_preset
+    from kvid.export.android_assets import write_android_assets
+    from kvid.export.preset import export_preset
 
     java, cp, _ = compiled
     tflite = tmp_path / "ops.tflite"

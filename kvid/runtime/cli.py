@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def _int_list(text):
@@ -12,12 +13,15 @@ def _int_list(text):
 def add_parsers(sub):
     p = sub.add_parser("predict", help="top-5 for a video with a .tflite model (no TensorFlow)")
     p.add_argument("model", help="a kvid .tflite (its sidecar F.json beside it)")
-    p.add_argument("video")
+    p.add_argument("video", nargs="?", help="the video (optional with --compare: then the model alone is checked)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clips", type=int, help="temporal clips to average (default: the sidecar's)")
     p.add_argument("--crops", type=int, default=1, choices=[1, 3, 5, 10])
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--compare", metavar="DUMP",
+                   help="compare the Android app's parity dump (zip) with kvid: the model on the phone's input "
+                        "bytes, and with VIDEO kvid's own decoding end to end; exit 1 on a mismatch")
     p.set_defaults(func=run_predict)
 
     p = sub.add_parser("bench", help="latency per clip of .tflite models (no TensorFlow)")
@@ -32,10 +36,22 @@ def add_parsers(sub):
 
 
 def run_predict(args) -> int:
+    if args.compare:
+        from kvid.runtime.parity import compare, format_report
+
+        report = compare(args.compare, args.model, video=args.video, threads=args.threads)
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0 if report["ok"] else 1
+    if not args.video:
+        from kvid import KvidError
+
+        raise KvidError("predict: give the VIDEO to classify (or --compare DUMP)")
     from kvid.runtime.predict import VideoClassifier
 
-    result = VideoClassifier(args.model, threads=args.threads).predict(
-        args.video, k=args.top, clips=args.clips, crops=args.crops)
+    classifier = VideoClassifier(args.model, threads=args.threads)
+    if classifier.assumed:
+        print(f"kvid: note: {classifier.assumed}", file=sys.stderr)
+    result = classifier.predict(args.video, k=args.top, clips=args.clips, crops=args.crops)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
