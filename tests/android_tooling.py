@@ -134,3 +134,16 @@ def tiny_faster_export(out_dir: str) -> str:
                            pattern=FASTER_PATTERN, labels=FASTER_LABELS)
     assert result["ok"], result["audits"]
     return result["paths"]["step"]
+
+
+def shared_tiny_faster_export(tmp_path_factory) -> str:
+    """:func:`tiny_faster_export`, built once per test session and shared by the test modules
+    that need it (the export costs tens of seconds); a marker file says it completed."""
+    out = tmp_path_factory.getbasetemp() / "tiny_faster_shared"
+    done = out / "complete"
+    if not done.is_file():
+        out.mkdir(exist_ok=True)
+        step = tiny_faster_export(str(out))
+        done.write_text(step, encoding="utf-8")
+    return done.read_text(encoding="utf-8")
+

@@ -25,7 +25,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from android_tooling import ANDROID, compile_core, java_toolchain, tiny_faster_export
+from android_tooling import ANDROID, compile_core, java_toolchain, shared_tiny_faster_export
 
 MAIN = os.path.join(ANDROID, "core", "src", "main", "java")
 
@@ -216,7 +216,7 @@ def test_golden_vectors_catch_a_one_byte_drift(tmp_path, compiled):
 
 @pytest.fixture(scope="module")
 def faster_export(tmp_path_factory):
-    return tiny_faster_export(str(tmp_path_factory.mktemp("tiny_faster")))
+    return shared_tiny_faster_export(tmp_path_factory)
 
 
 def test_golden_vectors_of_a_real_faster_export(tmp_path, compiled, faster_export):

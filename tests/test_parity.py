@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from android_tooling import compile_core, java_toolchain, tiny_faster_export
+from android_tooling import compile_core, java_toolchain, shared_tiny_faster_export
 from kvid import KvidError
 
 
@@ -146,13 +146,13 @@ def test_a_drifting_phone_is_reported(plain, tmp_path):
     assert rc == 2 and "give the VIDEO" in out, out
 
 
-def test_a_faster_dump_is_replayed_through_the_stream(tmp_path, core):
+def test_a_faster_dump_is_replayed_through_the_stream(tmp_path, tmp_path_factory, core):
     """A FASTER dump: kvid.runtime.faster replays the phone's clips in the schedule, the state
     carried, and gets the same step logits; the video decoded by kvid gives the same clips."""
     from kvid.contract.sidecar import read_sidecar
     from kvid.runtime.parity import compare, format_report
 
-    step = tiny_faster_export(str(tmp_path))
+    step = shared_tiny_faster_export(tmp_path_factory)
     video = _video(tmp_path / "video.mp4", n=30, h=40, w=48)
     dump = _dump(core, step, read_sidecar(step), video, str(tmp_path))
     r = compare(dump, step, video=video)

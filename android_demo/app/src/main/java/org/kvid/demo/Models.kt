@@ -15,15 +15,15 @@ import org.tensorflow.lite.Tensor
 
 /**
  * One clip's result: class scores (dequantised logits), how long the model(s) took, which
- * FASTER model ran (null for a plain model), and the exact input and raw output tensor bytes
- * (for the parity dump).
+ * FASTER model ran (null for a plain model), and - only when asked for (the parity dump) - the
+ * exact input and raw output tensor bytes.
  */
 class ClipResult(
     val scores: FloatArray,
     val modelNanos: Long,
     val expensive: Boolean?,
-    val input: ByteArray,
-    val output: ByteArray,
+    val input: ByteArray?,
+    val output: ByteArray?,
 )
 
 private fun directBuffer(bytes: Int): ByteBuffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder())
@@ -99,14 +99,14 @@ class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable
             outBuf = directBuffer(outSpec.byteSize())
         }
 
-        fun run(): ClipResult {
+        fun run(record: Boolean): ClipResult {
             outBuf.clear()
             val t0 = System.nanoTime()
             interpreter.run(inBuf, outBuf)
             val dt = System.nanoTime() - t0
             outBuf.rewind()
             val scores = Scores.read(outBuf, outSpec)
-            return ClipResult(scores, dt, null, bytesOf(inBuf), bytesOf(outBuf))
+            return ClipResult(scores, dt, null, if (record) bytesOf(inBuf) else null, if (record) bytesOf(outBuf) else null)
         }
     }
 
@@ -159,7 +159,7 @@ class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable
             return bytesOf(featBuf) to System.nanoTime() - t0
         }
 
-        fun run(): ClipResult {
+        fun run(record: Boolean): ClipResult {
             val isE = session.nextIsExpensive()
             val (feature, tClip) = features(isE)
             for ((name, bytes) in session.stepInputs(feature, isE)) {
@@ -177,7 +177,8 @@ class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable
             val logitsBuf = stepOuts.getValue(FasterSession.LOGITS)
             logitsBuf.rewind()
             val scores = session.finishStep(states, Scores.read(logitsBuf, io.logits))
-            return ClipResult(scores, tClip + tStep, isE, bytesOf(inBuf), bytesOf(logitsBuf))
+            return ClipResult(scores, tClip + tStep, isE, if (record) bytesOf(inBuf) else null,
+                if (record) bytesOf(logitsBuf) else null)
         }
     }
 
@@ -213,12 +214,15 @@ class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable
             "${sc.frames}x${sc.height}x${sc.width}, ${sc.input.dtype} input, $what; $threads threads, XNNPACK on"
     }
 
-    /** Runs one preprocessed clip ([ClipInput.rgbClip] layout); FASTER: the next clip of the session. */
-    fun run(rgbClip: ByteArray): ClipResult {
+    /**
+     * Runs one preprocessed clip ([ClipInput.rgbClip] layout); FASTER: the next clip of the
+     * session. [record]: keep copies of the exact input and raw output bytes (parity dump).
+     */
+    fun run(rgbClip: ByteArray, record: Boolean = false): ClipResult {
         inBuf.clear()
         clipInput.writeTensor(rgbClip, inBuf)
         inBuf.rewind()
-        return fasterModels?.run() ?: plain!!.run()
+        return fasterModels?.run(record) ?: plain!!.run(record)
     }
 
     /** Runs exact input tensor bytes (the instrumented test feeds golden inputs). */
@@ -229,7 +233,7 @@ class VideoClassifier(val source: ModelSource, val threads: Int) : AutoCloseable
         inBuf.clear()
         inBuf.put(input)
         inBuf.rewind()
-        return fasterModels?.run() ?: plain!!.run()
+        return fasterModels?.run(false) ?: plain!!.run(false)
     }
 
     /** FASTER only: the clip model's raw feature bytes for exact input bytes (no step, no state change). */

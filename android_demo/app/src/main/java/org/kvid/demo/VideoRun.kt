@@ -54,12 +54,14 @@ object VideoRun {
         val schedule = StringBuilder()
         for (v in 0 until plan.views()) {
             if (cancelled()) throw CancelledException()
-            val r = c.run(viewClips[v])
+            val r = c.run(viewClips[v], record = dump != null)
             modelNanos += r.modelNanos
             video2.add(r.scores)
             last = r.scores
             r.expensive?.let { schedule.append(if (it) 'E' else 'C') }
-            dump?.addView(plan.clipOf(v), plan.cropOf(v), plan.indices(plan.clipOf(v)), r.input, r.output, r.scores, r.expensive)
+            if (dump != null) {
+                dump.addView(plan.clipOf(v), plan.cropOf(v), plan.indices(plan.clipOf(v)), r.input!!, r.output!!, r.scores, r.expensive)
+            }
             onClip(v, plan.views(), r)
         }
         val scores = if (c.isFaster) last else video2.mean()
