@@ -93,25 +93,15 @@ def _tensor(raw: bytes, spec: dict, what: str) -> np.ndarray:
 
 
 def clip_protocol(sidecar: dict) -> dict:
-    """The test-time clip protocol of a version-1 or version-2 sidecar: ``{"scheme", "frames",
-    "stride", "window", "clips", "crops", "resize", "crop"}`` with ``resize`` resolved (1 crop:
-    ``round(crop * 8 / 7)``, 3 crops: ``crop``) and, for FASTER, its N clips of L frames - what
+    """The test-time clip protocol of a version-1 or version-2 sidecar (read and normalised by
+    :mod:`kvid.contract.sidecar`): ``{"scheme", "frames", "stride", "window", "clips", "crops",
+    "resize", "crop"}`` with ``resize`` resolved and, for FASTER, its N clips of L frames - what
     ``org.kvid.core.Sidecar.videoSpec`` reads on the phone."""
-    if int(sidecar.get("version", 1)) >= 2:
-        c = sidecar["clip"]
-        p = {"scheme": c["scheme"], "frames": int(c["frames"]), "stride": int(c.get("stride") or 1),
-             "window": c.get("window"), "clips": int(c.get("clips") or 1), "crops": int(c.get("crops") or 1),
-             "crop": int(c["crop"]), "resize": c.get("resize")}
-    else:
-        s, c = sidecar["sampling"], sidecar["crop"]
-        if c.get("mode", "center") != "center":
-            raise KvidError(f"sidecar crop mode {c['mode']!r}: a version-1 sidecar has 'center'")
-        p = {"scheme": s["scheme"], "frames": int(sidecar["frames"]), "stride": int(s.get("stride", 1)),
-             "window": s.get("window"), "clips": int(s.get("clips", 1)), "crops": 1,
-             "crop": int(c["crop"]), "resize": c.get("resize")}
-    if p["resize"] is None:
-        p["resize"] = p["crop"] if p["crops"] == 3 else (16 * p["crop"] + 7) // 14
-    p["resize"] = int(p["resize"])
+    from kvid.contract.sidecar import clip_spec, validate_sidecar
+
+    spec = clip_spec(validate_sidecar(sidecar, "sidecar"))
+    p = {"scheme": spec.scheme, "frames": spec.frames, "stride": spec.stride, "window": spec.window,
+         "clips": spec.clips, "crops": spec.crops, "resize": spec.test_resize, "crop": spec.crop}
     if sidecar.get("faster"):
         p["frames"], p["clips"] = int(sidecar["faster"]["clip_frames"]), int(sidecar["faster"]["clips"])
     return p
