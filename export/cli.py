@@ -39,8 +39,8 @@ def add_parsers(sub):
 
     p = sub.add_parser("audit", help="op/dtype/rank report of a .tflite; non-zero exit if not ok")
     p.add_argument("path")
-    p.add_argument("--expect", choices=["int8", "float"],
-                   help="what the model must be (default: int8 if it has any int8 tensor)")
+    p.add_argument("--expect", choices=["int8", "int16x8", "mixed", "float"],
+                   help="what the model must be (default: int8 if any activation is int8, int16x8 if all are int16, else float)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_audit)
 

@@ -18,7 +18,9 @@ from kvid import KvidError
 from kvid.keras import keras, tf
 from kvid.ops import grouped, quantize_scope
 
-MODES = ("int8", "float32", "float16", "dynamic")
+MODES = ("int8", "float32", "float16", "dynamic", "int16x8")
+#: modes whose activations are integer (post-training quantisation needs representative clips)
+INTEGER_MODES = ("int8", "int16x8")
 
 
 def clip_shape(model):
@@ -67,13 +69,16 @@ def is_qat(model) -> bool:
                for layer in model.layers)
 
 
-def convert(model, mode="int8", *, representative=None, float_output=False) -> bytes:
+def convert(model, mode="int8", *, representative=None, float_output=False,
+            per_channel=True) -> bytes:
     """Convert a kvid Keras model to TFLite bytes.
 
     mode "int8": a QAT model converts with its learned ranges; a float model needs
     ``representative`` (an iterable of clips ``(T, H, W, 3)``) for post-training quantisation.
     int8 input is the raw clip (scale 1, zero point -128 after QAT); output int8 unless
-    ``float_output``.
+    ``float_output``. mode "int16x8": the converter's 16x8 op set (int16 activations, int8
+    weights, int16 input and output), post-training from a float model only.
+    ``per_channel=False``: one weight scale per tensor instead of per output channel (PTQ).
     """
     if mode not in MODES:
         raise KvidError(f"--to {mode}: must be one of {', '.join(MODES)}")
@@ -91,11 +96,11 @@ def convert(model, mode="int8", *, representative=None, float_output=False) -> b
             converter.target_spec.supported_types = [tf.float16]
         elif mode == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif mode == "int8":
+        elif mode in INTEGER_MODES:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             if not qat:
                 if representative is None:
-                    raise KvidError(f"{model.name}: int8 from a float model needs representative clips")
+                    raise KvidError(f"{model.name}: {mode} from a float model needs representative clips")
                 clips = list(representative)
 
                 def gen():
@@ -103,9 +108,13 @@ def convert(model, mode="int8", *, representative=None, float_output=False) -> b
                         yield [np.asarray(clip, np.float32).reshape(t, h, w, c)]
 
                 converter.representative_dataset = gen
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.float32 if float_output else tf.int8
+                converter.target_spec.supported_ops = [
+                    tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if mode == "int8" else
+                    tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+                converter._experimental_disable_per_channel = not per_channel
+            dtype = tf.int8 if mode == "int8" else tf.int16
+            converter.inference_input_type = dtype
+            converter.inference_output_type = tf.float32 if float_output else dtype
         return converter.convert()
 
 

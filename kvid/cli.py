@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "kvid.train.cli",  # train, evaluate
     "kvid.export.cli",  # qat, export, audit
     "kvid.runtime.cli",  # predict, bench
+    "kvid.quant.cli",  # quant
     "kvid.demo",  # demo
 )
 

@@ -127,13 +127,14 @@ def _annotate(layer):
     return layer
 
 
-def quantize_model(model, fold_bn=True):
+def quantize_model(model, fold_bn=True, scheme=None):
     """Wrap a float kvid model for quantization-aware training (weights are kept).
 
     BatchNormalization is first folded into the conv before it (:mod:`kvid.ops.fold`), as
     TFLite folds it. Custom layers get their kvid QuantizeConfig, builtin layers tfmot's
     default 8-bit scheme (per-channel symmetric int8 weights, per-tensor asymmetric int8
-    activations), as the TFLite int8 kernels expect.
+    activations), as the TFLite int8 kernels expect. ``scheme``: another tfmot quantize scheme
+    for the builtin layers (e.g. its experimental n-bit scheme, for simulations - kvid.quant).
     """
     if fold_bn:
         from kvid.ops.fold import fold_batch_norm
@@ -143,7 +144,7 @@ def quantize_model(model, fold_bn=True):
         annotated = keras.models.clone_model(model, clone_function=_annotate)
         annotated.set_weights(model.get_weights())
         annotated = _qk.quantize_annotate_model(annotated)
-        quantized = _qk.quantize_apply(annotated)
+        quantized = _qk.quantize_apply(annotated) if scheme is None else _qk.quantize_apply(annotated, scheme)
     _fix_input_range(quantized)
     return quantized
 
