@@ -147,3 +147,20 @@ def shared_tiny_faster_export(tmp_path_factory) -> str:
         done.write_text(step, encoding="utf-8")
     return done.read_text(encoding="utf-8")
 
+
+def shared_opscheck_export(tmp_path_factory) -> str:
+    """A real int8 export of the ``opscheck`` preset (every kvid.ops layer, 8 x 32 x 32, random
+    weights, calibrated), built once per test session; returns the .tflite path (its sidecar,
+    as kvid export writes it, beside it). Treat it as read-only: copy it to change it."""
+    pytest.importorskip("tensorflow")
+    from kvid.export.preset import export_preset
+
+    out = tmp_path_factory.getbasetemp() / "opscheck_shared"
+    tflite = out / "ops.tflite"
+    done = out / "complete"
+    if not done.is_file():
+        out.mkdir(exist_ok=True)
+        export_preset("opscheck", str(tflite), calibration_clips=2, parity_clips=0)
+        done.write_text("ok", encoding="utf-8")
+    return str(tflite)
+

@@ -25,7 +25,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from android_tooling import ANDROID, compile_core, java_toolchain, shared_tiny_faster_export
+from android_tooling import ANDROID, compile_core, java_toolchain, shared_opscheck_export, shared_tiny_faster_export
 
 MAIN = os.path.join(ANDROID, "core", "src", "main", "java")
 
@@ -290,19 +290,16 @@ def test_golden_python_side_matches_kvid_data():
 
 
 @pytest.mark.slow
-def test_android_assets_of_a_real_int8_export(tmp_path, compiled):
+def test_android_assets_of_a_real_int8_export(tmp_path, tmp_path_factory, compiled):
     """`write_android_assets` on a real int8 export (the opscheck preset): the sidecar kvid
     export writes is what core reads, the model's own logits (ai-edge-litert) are in the golden
     vectors, and JUnit rebuilds everything from them."""
-    pytest.importorskip("tensorflow")
     from kvid.export.android_assets import write_android_assets
-    from kvid.export.preset import export_preset
 
     java, cp, _ = compiled
-    tflite = tmp_path / "ops.tflite"
-    export_preset("opscheck", str(tflite), calibration_clips=2, parity_clips=0)
+    tflite = shared_opscheck_export(tmp_path_factory)
     assets = tmp_path / "assets"
-    result = write_android_assets(str(tflite), str(assets))
+    result = write_android_assets(tflite, str(assets))
     assert sorted(result["files"]) == ["golden/", "labels.txt", "model.json", "model.tflite"]
     manifest = _manifest(str(assets / "golden"))
     assert manifest["model_logits"] is True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import zipfile
 
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from android_tooling import compile_core, java_toolchain, shared_tiny_faster_export
+from android_tooling import compile_core, java_toolchain, shared_opscheck_export, shared_tiny_faster_export
 from kvid import KvidError
 
 
@@ -79,14 +80,12 @@ def _cli(*args) -> tuple[int, str]:
 def plain(tmp_path_factory, core):
     """A tiny int8 export (opscheck) whose sidecar (version 2, by hand) asks for 2 clips x 3
     crops, a video, and the core-made dump of it."""
-    pytest.importorskip("tensorflow")
-    from kvid.export.preset import export_preset
-
     d = tmp_path_factory.mktemp("parity_plain")
+    shared = shared_opscheck_export(tmp_path_factory)
     tflite = str(d / "ops.tflite")
-    export_preset("opscheck", tflite, calibration_clips=2, parity_clips=0)
+    shutil.copyfile(shared, tflite)
     side_path = str(d / "ops.json")
-    with open(side_path, encoding="utf-8") as fh:
+    with open(os.path.splitext(shared)[0] + ".json", encoding="utf-8") as fh:
         sidecar = json.load(fh)
     size = sidecar["height"]
     # whatever version kvid export wrote: version 2 with 2 clips x 3 crops, short side = crop
@@ -165,3 +164,18 @@ def test_a_faster_dump_is_replayed_through_the_stream(tmp_path, tmp_path_factory
                    lambda n, b: json.dumps(manifest).encode() if n == "parity.json" else b)
     with pytest.raises(KvidError, match="view 1 ran the expensive model"):
         compare(bad, step)
+
+
+def test_the_compare_needs_neither_tensorflow_nor_the_export_package(plain):
+    """kvid.runtime stays TF-free: a whole compare (with the video) in a fresh interpreter
+    imports no tensorflow and no kvid.export."""
+    import sys
+
+    code = ("import sys\nfrom kvid.runtime.parity import compare\n"
+            f"r = compare({plain['dump']!r}, {plain['tflite']!r}, video={plain['video']!r})\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras')"
+            " or m.startswith('kvid.export'))\n"
+            "print(r['ok'], bad)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1] == "True []", r.stdout
