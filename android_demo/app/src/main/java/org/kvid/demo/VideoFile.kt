@@ -1,6 +1,7 @@
 package org.kvid.demo
 
 import android.content.Context
+import android.graphics.ImageFormat
 import android.media.Image
 import android.media.MediaCodec
 import android.media.MediaCodecInfo
@@ -222,6 +223,10 @@ class VideoFile private constructor(private val extractor: MediaExtractor, val l
         val image: Image? = codec.getOutputImage(outIdx)
         if (image != null) {
             image.use {
+                if (it.format != ImageFormat.YUV_420_888) {
+                    throw KvidException("$label: the decoder gives frames in image format ${it.format}, not 8-bit " +
+                        "YUV 4:2:0 (a 10-bit/HDR video?)")
+                }
                 val p = it.planes
                 val crop = it.cropRect
                 use(
