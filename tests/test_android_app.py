@@ -163,3 +163,20 @@ def test_every_stub_is_accounted_for_in_the_stubs_readme():
     missing = [p for p in _files(STUBS, ".java") + _files(STUBS, ".kt")
                if os.path.splitext(os.path.basename(p))[0] not in readme]
     assert not missing, f"stubs not listed in android_demo/stubs/README.md: {missing}"
+
+
+def test_missing_tools_fail_under_ci_and_skip_elsewhere(monkeypatch, tmp_path):
+    """CI=true turns "tool missing" into a failure (CI cannot pass by skipping); elsewhere it skips."""
+    import android_tooling
+
+    monkeypatch.setenv("KOTLINC", str(tmp_path / "no-kotlinc"))
+    monkeypatch.setenv("KVID_TOOLS_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: the Kotlin compiler"):
+        android_tooling.kotlinc()
+    with pytest.raises(pytest.fail.Exception, match="CI=true: javac/java not found"):
+        android_tooling.java_toolchain()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="aapt not found"):
+        android_tooling.aapt()
