@@ -170,7 +170,7 @@ def run(args):
 
 def int8_pipeline(args, e_model, c_model, step, tr, ytr, ev, yev, names):
     from kvid.export import faster as export_faster
-    from kvid.export.preset import sqnr_db
+    from kvid.runtime.agreement import sqnr_db
     from kvid import ops
     from kvid.models import faster
     from kvid.runtime.faster import FasterModels, predict_video

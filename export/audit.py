@@ -17,6 +17,7 @@ import os
 from collections import Counter
 
 from kvid import KvidError
+from kvid.export.gpu import gpu_compatibility
 
 
 def _schema():
@@ -214,6 +215,7 @@ def audit(path, expect: str | None = None) -> dict:
         "dynamic": dynamic,
         "problems": problems,
         "op_list": op_list,
+        "gpu": gpu_compatibility(model, op_list),
     }
 
 
@@ -231,4 +233,8 @@ def format_report(path, report: dict) -> str:
         lines.append(f"  {name:<24} x{count:<4} {' '.join(sorted(dtypes))}")
     for problem in report["problems"]:
         lines.append(f"  problem: {problem}")
+    gpu = report.get("gpu")
+    if gpu is not None:
+        lines.append("  GPU delegate (its per-op rules, kvid.export.gpu): " + (
+            f"every op accepted ({gpu['ops_checked']})" if gpu["ok"] else "; ".join(gpu["problems"][:8])))
     return "\n".join(lines)

@@ -43,18 +43,40 @@ def add_parsers(sub):
                    help="what the model must be (default: int8 if any activation is int8, int16x8 if all are int16, else float)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_audit)
+    p.add_argument("--parity", action="store_true",
+                   help="also run the file on XNNPACK and on the reference kernels and compare (exit 1 on a "
+                        "mismatch beyond noise)")
+    p.add_argument("--clips", type=int, default=4, help="random clips for --parity (default 4)")
 
 
 def run_audit(args) -> int:
     from kvid.export.audit import audit, format_report
 
     report = audit(args.path, expect=args.expect)
+    if args.parity:
+        from kvid.runtime.agreement import kernel_agreement
+
+        report["kernels"] = kernel_agreement(args.path, n=args.clips)
     if args.json:
         public = {k: v for k, v in report.items() if k != "op_list"}
         print(json.dumps(public, indent=2))
     else:
         print(format_report(args.path, report))
-    return 0 if report["ok"] else 1
+    kernels = _kernels_status(args, report)
+    return 0 if report["ok"] and not kernels else 1
+
+
+def _kernels_status(args, result) -> int:
+    """Print the XNNPACK-vs-reference line of ``result`` (when it has one, not with --json);
+    1 on a mismatch beyond noise."""
+    kernels = result.get("kernels")
+    if kernels is None:
+        return 0
+    if not args.json:
+        from kvid.runtime.agreement import format_kernel_agreement
+
+        print(format_kernel_agreement(kernels))
+    return 0 if kernels["ok"] else 1
 
 
 def _read_labels(path):
@@ -100,7 +122,7 @@ def run_export_run(args) -> int:
                         allow_float_fallback=args.allow_float_fallback)
     _print_result(args, result)
     _android_assets(args, result["path"])
-    return 0
+    return _kernels_status(args, result)
 
 
 def run_export_source(args) -> int:
@@ -129,9 +151,13 @@ def run_export_source(args) -> int:
     result = export_model(model, args.out, mode=args.to, labels=labels,
                           representative=representative, float_output=args.float_output,
                           allow_float_fallback=args.allow_float_fallback)
+    if args.to == "int8":
+        from kvid.runtime.agreement import kernel_agreement
+
+        result["kernels"] = kernel_agreement(result["path"])
     _print_result(args, result)
     _android_assets(args, result["path"])
-    return 0
+    return _kernels_status(args, result)
 
 
 def _android_assets(args, tflite_path):
@@ -174,4 +200,5 @@ def run_export(args) -> int:
                   f"argmax agreement {result['agreement']:.0%}")
     if report["ok"]:
         _android_assets(args, result["path"])
-    return 0 if report["ok"] else 1
+    kernels = _kernels_status(args, result)
+    return 0 if report["ok"] and not kernels else 1

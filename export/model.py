@@ -42,26 +42,33 @@ def export_model(model, out, *, mode="int8", model_name=None, labels=None, sampl
     return {"path": path, "bytes": len(data), "audit": report, "sidecar": sidecar}
 
 
-def parity_on_views(keras_models: dict, tflite_path, views, labels) -> dict:
-    """Top-1 of each Keras model and of the TFLite file on identical views, and the argmax
-    agreement of the TFLite file with the last Keras model (the one it was converted from).
-
-    ``views``: float32 ``(N, T, H, W, 3)``; ``labels``: ``(N,)``.
-    """
-    from kvid.export.preset import sqnr_db
+def logits_on_views(sources: dict, views) -> dict:
+    """Logits ``(N, C)`` of each source on the identical ``views`` (float32 ``(N, T, H, W,
+    3)``): a source is a Keras model, or the path of a ``.tflite`` file (run by kvid.runtime)."""
     from kvid.runtime import ClipModel
 
-    labels = np.asarray(labels)
-    result, ref = {}, None
-    for name, model in keras_models.items():
-        logits = model.predict(views, batch_size=8, verbose=0)
-        result[f"{name}_top1"] = float(np.mean(logits.argmax(-1) == labels))
-        ref = logits
-    runner = ClipModel(tflite_path)
-    got = np.stack([runner(v) for v in views])
-    result["tflite_top1"] = float(np.mean(got.argmax(-1) == labels))
-    if ref is not None:
-        result["agreement"] = float(np.mean(got.argmax(-1) == ref.argmax(-1)))
-        result["sqnr_db"] = sqnr_db(ref, got)
+    return {name: ClipModel(src).predict(views) if isinstance(src, (str, os.PathLike))
+            else src.predict(views, batch_size=8, verbose=0) for name, src in sources.items()}
+
+
+def parity_on_views(keras_models: dict, tflite_path, views, labels=None) -> dict:
+    """The TFLite file against the Keras model(s) it came from, on identical views: with
+    ``labels`` (``(N,)``) the top-1 of each Keras model and of the file, and the argmax
+    agreement and logits SQNR of the file against the last Keras model (the one it was
+    converted from) - :func:`kvid.runtime.agreement.compare_logits`.
+
+    ``views``: float32 ``(N, T, H, W, 3)``.
+    """
+    from kvid.runtime.agreement import compare_logits, top1
+
+    logits = logits_on_views({**keras_models, "tflite": tflite_path}, views)
+    got = logits.pop("tflite")
+    result = {}
+    if labels is not None:
+        result.update({f"{name}_top1": top1(value, labels) for name, value in logits.items()})
+        result["tflite_top1"] = top1(got, labels)
+    if logits:
+        compared = compare_logits(list(logits.values())[-1], got)
+        result["agreement"], result["sqnr_db"] = compared["agreement"], compared["sqnr_db"]
     result["views"] = int(len(views))
     return result

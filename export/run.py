@@ -16,6 +16,7 @@ import numpy as np
 from kvid import KvidError
 
 QAT_MODEL = "qat.keras"
+KERNEL_VIEWS = 8  # validation views the int8 file also runs on the reference kernels (slow ones)
 
 
 def _run_paths(run_dir):
@@ -126,4 +127,8 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
         if model is not float_model:
             keras_models["qat"] = model
         result["parity"] = parity_on_views(keras_models, result["path"], views, labels)
+        if mode == "int8":
+            from kvid.runtime.agreement import kernel_agreement
+
+            result["kernels"] = kernel_agreement(result["path"], views[:KERNEL_VIEWS])
     return result

@@ -167,11 +167,12 @@ class Demo:
     def step_evaluate(self) -> dict:
         import numpy as np
 
-        from kvid.export.preset import sqnr_db
         from kvid.analysis import plots
         from kvid.data.pipeline import make_eval_views
+        from kvid.export.model import logits_on_views
         from kvid.ops import load_model
-        from kvid.runtime import ClipModel
+        from kvid.runtime.agreement import compare_logits, top1
+        from kvid.train.metrics import confusion
         from kvid.contract import rundir
 
         c = self.config
@@ -183,26 +184,23 @@ class Demo:
             labels.extend([int(y)] * len(v))
         views, labels = np.concatenate(views), np.asarray(labels)
         names = ds.kvid_dataset.labels
-        logits = {
-            "float Keras": load_model(rundir.path(self.path("run"), rundir.BEST)).predict(views, batch_size=8, verbose=0),
-            "QAT Keras": load_model(self.path("run", "qat.keras")).predict(views, batch_size=8, verbose=0),
-        }
-        for mode in ("int8", "float32"):
-            runner = ClipModel(self.path(f"model_{mode}.tflite"))
-            logits[f"{mode} TFLite"] = np.stack([runner(v) for v in views])
-        top1 = {k: float(np.mean(v.argmax(1) == labels)) for k, v in logits.items()}
-        agreement = float(np.mean(logits["int8 TFLite"].argmax(1) == logits["QAT Keras"].argmax(1)))
-        sqnr = sqnr_db(logits["QAT Keras"], logits["int8 TFLite"])
-        pred = logits["int8 TFLite"].argmax(1)
-        matrix = np.zeros((len(names), len(names)), np.int64)
-        np.add.at(matrix, (labels, pred), 1)
-        confusion = plots.confusion_matrix(matrix, names, self.path("confusion_int8.png"),
-                                           title="int8 TFLite, test split")
-        for name, value in top1.items():
+        logits = logits_on_views({
+            "float Keras": load_model(rundir.path(self.path("run"), rundir.BEST)),
+            "QAT Keras": load_model(self.path("run", "qat.keras")),
+            "int8 TFLite": self.path("model_int8.tflite"),
+            "float32 TFLite": self.path("model_float32.tflite"),
+        }, views)
+        accuracy = {k: top1(v, labels) for k, v in logits.items()}
+        compared = compare_logits(logits["QAT Keras"], logits["int8 TFLite"])
+        agreement, sqnr = compared["agreement"], compared["sqnr_db"]
+        matrix = confusion(logits["int8 TFLite"].argmax(1), labels, len(names))
+        confusion_png = plots.confusion_matrix(matrix, names, self.path("confusion_int8.png"),
+                                               title="int8 TFLite, test split")
+        for name, value in accuracy.items():
             print(f"  {name:<14} top-1 {value:.1%}")
         print(f"  int8 TFLite vs QAT Keras: argmax agreement {agreement:.1%}, logits SQNR {sqnr:.1f} dB")
-        return {"videos": int(len(labels)), "skipped": int(ds.kvid_problems.errors), "top1": top1,
-                "agreement": agreement, "sqnr_db": sqnr, "confusion_png": confusion}
+        return {"videos": int(len(labels)), "skipped": int(ds.kvid_problems.errors), "top1": accuracy,
+                "agreement": agreement, "sqnr_db": sqnr, "confusion_png": confusion_png}
 
     def step_bench(self) -> dict:
         from kvid.runtime.bench import bench, format_table, plot

@@ -163,7 +163,9 @@ def test_int8_export_small_config(tmp_path):
     for op in transposes:
         assert op["inputs"][0]["dtype"] == op["outputs"][0]["dtype"] == "int8"
         assert len(op["inputs"][0]["shape"]) == 4
+    assert report["gpu"]["ok"], report["gpu"]["problems"]  # the GPU delegate's per-op rules
     assert result["sqnr_db"] >= 20, result
+    assert result["kernels"]["ok"], result["kernels"]  # XNNPACK and reference kernels agree
 
 
 def test_small_config_fits_a_batch():

@@ -187,7 +187,9 @@ def test_int8_export_small_config(tmp_path):
     assert report["max_rank"] <= 4 and not report["float_ops"]
     for op in ("SUB", "ABS", "TILE", "LOGISTIC", "MUL", "MAX_POOL_2D"):
         assert op in report["ops"], op
+    assert report["gpu"]["ok"], report["gpu"]["problems"]  # the GPU delegate's per-op rules
     assert result["sqnr_db"] >= 20, result
+    assert result["kernels"]["ok"], result["kernels"]  # XNNPACK and reference kernels agree
 
 
 def test_small_config_fits_a_batch():

@@ -246,7 +246,7 @@ def test_export_audit_and_streaming_agreement(trained, tmp_path):
     """QAT pieces -> three int8 TFLite files that pass the audit; the streaming runtime and the
     step-by-step tf.lite reference give identical logits; QAT Keras vs int8 SQNR."""
     from kvid.export.faster import export_faster, tflite_logits
-    from kvid.export.preset import sqnr_db
+    from kvid.runtime.agreement import sqnr_db
     from kvid import ops
 
     videos, labels, caches = trained["videos"], trained["labels"], trained["caches"]
@@ -271,6 +271,7 @@ def test_export_audit_and_streaming_agreement(trained, tmp_path):
     for name, report in result["audits"].items():
         assert report["ok"], (name, report["problems"])
         assert report["max_rank"] <= 4 and not report["float_ops"]
+        assert report["gpu"]["ok"], (name, report["gpu"]["problems"])  # the GPU delegate's per-op rules
     meta = json.load(open(result["sidecar"]))
     spec = meta["faster"]
     assert (spec["clip_frames"], spec["clips"], spec["pattern"]) == (L, n, [1, 1])

@@ -51,6 +51,7 @@ def test_export_and_audit_opscheck_int8(tmp_path, capsys):
     assert code == 0, text
     result = json.loads(text)
     assert result["audit"]["ok"] and out.exists()
+    assert result["audit"]["gpu"]["ok"] and result["kernels"]["ok"], (result["audit"]["gpu"], result["kernels"])
     code, text, _ = _run_cli(capsys, "audit", str(out), "--json")
     assert code == 0
     report = json.loads(text)

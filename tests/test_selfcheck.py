@@ -6,7 +6,7 @@ import numpy as np
 
 from kvid.export.audit import audit
 from kvid.export.convert import convert, write
-from kvid.export.preset import sqnr_db
+from kvid.runtime.agreement import sqnr_db
 from kvid import models, ops
 from kvid.keras import keras, tf
 from kvid.runtime import ClipModel

@@ -170,7 +170,9 @@ def export_small(name, path, **overrides):
     report = result["audit"]
     assert report["ok"], report["problems"]
     assert report["max_rank"] <= 4 and not report["float_ops"]
+    assert report["gpu"]["ok"], report["gpu"]["problems"]  # the GPU delegate's per-op rules
     assert result["sqnr_db"] >= 20, result["sqnr_db"]
+    assert result["kernels"]["ok"], result["kernels"]  # XNNPACK and reference kernels agree
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -57,7 +58,26 @@ def load_interpreter(path, threads: int | None = None, xnnpack: bool = True):
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise KvidError(f"{path}: cannot load TFLite model: {first}") from None
+    if xnnpack and xnnpack_active(interpreter) is False and not _said["no_xnnpack"]:
+        _said["no_xnnpack"] = True
+        print(f"kvid: warning: XNNPACK took none of {path}'s ops ({runtime_name()} here has no XNNPACK, or it "
+              "refused them): it runs on TFLite's builtin kernels, where grouped convolutions are ~50x slower",
+              file=sys.stderr)
     return interpreter
+
+
+_said = {"no_xnnpack": False}  # what the runtime has said once in this process
+
+
+def xnnpack_active(interpreter) -> bool | None:
+    """Whether XNNPACK runs any op of an allocated ``interpreter``: the default delegate
+    replaces the ops it takes by ``DELEGATE`` nodes. None where the interpreter does not list
+    its nodes."""
+    try:
+        nodes = interpreter._get_ops_details()  # private, but tf.lite, ai_edge_litert and tflite_runtime all have it
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    return any(node.get("op_name") == "DELEGATE" for node in nodes)
 
 
 def quantize(x, dtype, scale, zero_point) -> np.ndarray:
@@ -98,6 +118,8 @@ class ClipModel:
         self.interpreter = load_interpreter(path, threads=threads, xnnpack=xnnpack)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
+        # True/False: XNNPACK runs (some of) the ops or not; None: the runtime does not say
+        self.xnnpack = xnnpack_active(self.interpreter) if xnnpack else False
 
     @property
     def input_shape(self):
@@ -121,3 +143,7 @@ class ClipModel:
 
     def __call__(self, clip) -> np.ndarray:
         return self.run_tensor(self.quantize_input(clip))
+
+    def predict(self, clips) -> np.ndarray:
+        """Logits ``(N, num_classes)`` of the clips ``(N, T, H, W, 3)``, one invoke each."""
+        return np.stack([self(clip) for clip in clips])
