@@ -12,7 +12,7 @@ def add_parsers(sub):
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-5)")
     p.add_argument("--batch", type=int)
     p.add_argument("--out", help="default RUN/qat.keras")
-    p.set_defaults(func=run_qat)
+    p.set_defaults(func=run_qat, needs="train")
 
     p = sub.add_parser("export", help="convert a model to TFLite (int8/float32/...), audit, parity")
     p.add_argument("source", nargs="?",
@@ -35,7 +35,7 @@ def add_parsers(sub):
     p.add_argument("--android-assets", metavar="DIR",
                    help="also write what android_demo needs: model, labels, sidecar, golden vectors")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run_export)
+    p.set_defaults(func=run_export, needs="train")
 
     p = sub.add_parser("audit", help="op/dtype/rank report of a .tflite; non-zero exit if not ok")
     p.add_argument("path")

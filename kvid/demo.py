@@ -49,7 +49,7 @@ def add_parsers(sub):
     p.add_argument("--redo", choices=STEPS[2:], metavar="STEP",
                    help="run STEP and every later step again, keeping the data and the trained "
                         "run (" + ", ".join(STEPS[2:]) + "); a fresh start is a new --out")
-    p.set_defaults(func=run_demo)
+    p.set_defaults(func=run_demo, needs="train")
 
 
 class Demo:

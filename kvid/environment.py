@@ -157,6 +157,65 @@ def versions() -> dict:
     return out
 
 
+# What the optional extras of pyproject.toml bring, as (import name, what to call it). The
+# runtime extra is satisfied by any TFLite interpreter kvid.runtime can load.
+EXTRAS = {
+    "train": (("tensorflow", "TensorFlow"), ("tf_keras", "tf-keras"),
+              ("tensorflow_model_optimization", "tensorflow-model-optimization")),
+    "runtime": (("ai_edge_litert", "ai-edge-litert"),),
+}
+_RUNTIME_ALTERNATIVES = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+
+
+def importable(module: str) -> bool:
+    """Whether ``module`` can be imported here (found, not imported)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocking finder, or a module without a spec
+        return False
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` (``"train"`` or ``"runtime"``) that cannot be imported here."""
+    if extra == "runtime":
+        return [] if any(importable(m) for m in _RUNTIME_ALTERNATIVES) else ["ai_edge_litert"]
+    return [module for module, _ in EXTRAS[extra] if not importable(module)]
+
+
+def extra_of(module: str | None) -> str | None:
+    """The extra that installs the top-level ``module`` (``"tensorflow.lite"`` -> ``"train"``)."""
+    top = (module or "").split(".")[0]
+    for extra, modules in EXTRAS.items():
+        if any(top == name for name, _ in modules):
+            return extra
+    return "runtime" if top == "tflite_runtime" else None
+
+
+def install_command(extra: str) -> str:
+    """The pip command that installs ``extra``: from this source checkout when kvid runs from
+    one (an editable install), else from PyPI."""
+    import kvid
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kvid.__file__)))
+    project = os.path.join(root, "pyproject.toml")
+    try:
+        with open(project, encoding="utf-8") as fh:
+            ours = 'name = "kvid"' in fh.read()
+    except OSError:
+        ours = False
+    return f'pip install -e "{root}[{extra}]"' if ours else f'pip install "kvid[{extra}]"'
+
+
+def needs_extra(what: str, extra: str, absent=None) -> str:
+    """The one line that says ``what`` needs ``extra`` and how to install it."""
+    names = ", ".join(label for _, label in EXTRAS[extra])
+    absent = list(absent if absent is not None else missing(extra))
+    here = f"; missing here: {', '.join(absent)}" if absent else ""
+    return f"{what} needs the {extra} extra ({names}{here}): {install_command(extra)}"
+
+
 def describe(threads: int | None = None) -> dict:
     """Everything :func:`line` prints, as a dict (for JSON results)."""
     state, why = onednn()
@@ -177,4 +236,5 @@ def line(threads: int | None = None) -> str:
             f"{c['int8_dot']}) | {tf} | {tflite} | kvid {v['kvid']}, Python {v['python']}")
 
 
-__all__ = ["cpu", "describe", "int8_dot_product", "int8_warning", "line", "onednn", "version", "versions"]
+__all__ = ["EXTRAS", "cpu", "describe", "extra_of", "importable", "install_command", "int8_dot_product",
+           "int8_warning", "line", "missing", "needs_extra", "onednn", "version", "versions"]

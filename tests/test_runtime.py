@@ -9,6 +9,7 @@ import pytest
 
 from kvid.export.preset import export_preset
 from kvid.data.synth import write_synthetic
+from tensorflow_blocked import BLOCK_TF
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +21,6 @@ def exported(tmp_path_factory):
     data = write_synthetic(root / "synth", classes=3, videos_per_class=2, frames=12, size=40, seed=0)
     videos = sorted(p for p in (root / "synth").rglob("*") if p.suffix in (".mp4", ".avi"))
     return model, videos, data
-
-
-BLOCK_TF = (
-    "import sys\n"
-    "class _Block:\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name.split('.')[0] in ('tensorflow', 'tf_keras', 'keras'):\n"
-    "            raise ImportError('tensorflow is blocked in this test')\n"
-    "sys.meta_path.insert(0, _Block())\n"
-    "from kvid.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
 
 
 def test_predict_works_with_tensorflow_blocked(exported):

@@ -8,7 +8,7 @@ import json
 def add_parsers(sub):
     p = sub.add_parser("models", help="list the model presets")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_models)
+    p.set_defaults(func=run_models, needs="train")
 
     p = sub.add_parser("info", help="parameters and multiply-adds of a preset, per block")
     p.add_argument("model")
@@ -20,7 +20,7 @@ def add_parsers(sub):
     p.add_argument("--small", action="store_true",
                    help="the preset's small CPU configuration (what kvid demo and the tests train)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=run_info)
+    p.set_defaults(func=run_info, needs="train")
 
 
 def run_models(args) -> int:

@@ -56,6 +56,18 @@ class VideoClassifier:
             "stride": int(sampling.get("stride", 1)), "window": sampling.get("window"),
             "clips": int(sampling.get("clips", 1)), "resize": crop.get("resize"),
         }
+        self.assumed = None if side else self._assumed(tflite_path)
+
+    def _assumed(self, tflite_path) -> str:
+        """What a file without a sidecar is taken to be (``kvid predict`` says it once)."""
+        from kvid.data.transforms import default_resize
+        from kvid.export.metadata import sidecar_path
+
+        k = self.spec_kwargs
+        return (f"{tflite_path}: no sidecar ({sidecar_path(tflite_path)}), assumed: labels class_0..class_"
+                f"{len(self.labels) - 1}, {k['scheme']} sampling of {k['frames']} frames (stride {k['stride']}), "
+                f"{k['clips']} clip(s) x 1 crop(s), short side resized to {k['resize'] or default_resize(k['size'])}, "
+                f"centre crop {k['size']}")
 
     def spec(self, clips: int | None = None, crops: int = 1):
         from kvid.data.clips import ClipSpec

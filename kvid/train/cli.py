@@ -75,7 +75,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--list-recipes", action="store_true", help="print the recipes and exit")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
                    help="Keras progress: 1 bar (default on a terminal), 2 one line per epoch, 0 none")
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, needs="train")
 
     e = sub.add_parser(
         "evaluate", help="top-1/top-5/mean-class accuracy of a run, .keras or .tflite",
