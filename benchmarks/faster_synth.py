@@ -1,6 +1,6 @@
 """FASTER end to end on the synthetic dataset: does learning to aggregate beat average pooling?
 
-Two-stage training as in the paper (kvid.models.faster), at a CPU-sized config:
+Two-stage training as in the paper (kvid.train.faster), at a CPU-sized config:
 
 1. clip backbones - expensive R(2+1)D and cheap R2D (small: width 16, one bottleneck per
    stage; 8x64x64 clips) - trained on random 8-frame clips of the training videos;
@@ -8,10 +8,11 @@ Two-stage training as in the paper (kvid.models.faster), at a CPU-sized config:
    aggregator trained on sequences of N = 8 random windows (sorted in time) drawn per epoch;
 3. evaluation on the val + test videos with N = 8 uniformly spaced clips, for the patterns
    all-E (1:0), 1:1, 1:3, 1:7 and all-C (0:1), every aggregator; GMACs per video from
-   ``kvid.models.faster.pattern_gmacs`` at this config;
+   ``kvid.analysis.faster.pattern_gmacs`` at this config;
 4. the FAST-GRU 1:3 run quantized (QAT backbones and step), exported to three int8 TFLite
    files, audited, streamed through kvid.runtime.faster and compared with the QAT Keras
-   pipeline (SQNR, argmax agreement) and with a step-by-step tf.lite reference (identical).
+   pipeline (SQNR, argmax agreement) and with the step-by-step tf.lite reference of
+   tests/faster_reference.py (identical).
 
 Data: ``kvid.data.synth.write_synthetic`` (14 classes, 80 videos each, 32 frames, 64x64). Its
 classes are defined by temporal order over the whole video (move vs pretend: out-and-back),
@@ -32,7 +33,8 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 CLASSES, VIDEOS_PER_CLASS, FRAMES, SIZE, L, N = 14, 80, 32, 64, 8, 8
 SMALL = {"width": 16, "stages": (1, 1, 1, 1)}
@@ -78,7 +80,7 @@ def data(work):
 def backbone(work, name, tr, ytr, epochs, seed=0):
     from kvid import models
     from kvid.keras import keras
-    from kvid.models import faster
+    from kvid.train import faster as faster_train
 
     path = os.path.join(work, f"{name}.weights.h5")
     keras.utils.set_random_seed(seed)
@@ -87,26 +89,27 @@ def backbone(work, name, tr, ytr, epochs, seed=0):
         model.load_weights(path)
     else:
         t0 = time.time()
-        faster.train_clip_model(model, tr, ytr, L, epochs=epochs, batch_size=16, lr=3e-3,
-                                weight_decay=1e-4, seed=seed, shift=4)
+        faster_train.train_clip_model(model, tr, ytr, L, epochs=epochs, batch_size=16, lr=3e-3,
+                                      weight_decay=1e-4, seed=seed, shift=4)
         model.save_weights(path)
         log(f"trained {name}: {time.time() - t0:.0f} s")
     return model
 
 
 def clip_accuracy(model, ev, yev):
-    from kvid.models import faster
+    from kvid.train.faster import dense_clips
 
-    starts = faster.test_starts(FRAMES, L, N)
-    clips = np.stack([ev[:, s:s + L] for s in starts], 1).reshape(-1, L, SIZE, SIZE, 3)
+    clips = np.stack([ev[:, idx] for idx in dense_clips(FRAMES, L, N)], 1).reshape(-1, L, SIZE, SIZE, 3)
     logits = np.concatenate([model(clips[i:i + 64], training=False).numpy()
                              for i in range(0, len(clips), 64)]).reshape(len(ev), N, -1)
     return float(np.mean(logits.argmax(-1) == yev[:, None]))
 
 
 def run(args):
+    from kvid.analysis.faster import pattern_gmacs
     from kvid.keras import keras
     from kvid.models import faster
+    from kvid.train import faster as faster_train
 
     os.makedirs(args.work, exist_ok=True)
     tr, ytr, ev, yev, names = data(args.work)
@@ -123,14 +126,13 @@ def run(args):
     log("clip accuracy", results["clip_accuracy"])
 
     # ---- stage 2: cached features (float backbones), every window for training, uniform for eval
-    cand = faster.clip_starts(FRAMES, L, 1)
-    test = faster.test_starts(FRAMES, L, N)
+    windows = FRAMES - L + 1  # every start: the dense scheme with one clip per start
     fe, fc = faster.feature_model(e_model), faster.feature_model(c_model)
     caches = {}
     for tag, model in (("e", fe), ("c", fc)):
         t0 = time.time()
-        caches[f"{tag}_train"] = faster.cache_features(model, tr, L, cand, os.path.join(args.work, f"feat_{tag}_train.npy"))
-        caches[f"{tag}_eval"] = faster.cache_features(model, ev, L, test, os.path.join(args.work, f"feat_{tag}_eval.npy"))
+        caches[f"{tag}_train"] = faster_train.cache_features(model, tr, L, windows, os.path.join(args.work, f"feat_{tag}_train.npy"))
+        caches[f"{tag}_eval"] = faster_train.cache_features(model, ev, L, N, os.path.join(args.work, f"feat_{tag}_eval.npy"))
         log(f"features {tag}: {caches[f'{tag}_train'].shape} {time.time() - t0:.0f} s")
 
     channels = caches["e_train"].shape[-1]
@@ -142,20 +144,20 @@ def run(args):
             for seed in range(args.seeds if kind != "avgpool" else 1):
                 keras.utils.set_random_seed(100 + seed)
                 step = faster.build_aggregator(CLASSES, L, SIZE, kind=kind, channels=channels, dropout=0.2)
-                train = faster.FeatureSequences(caches["e_train"], caches["c_train"], ytr, N, pattern,
-                                                batch_size=16, training=True, seed=seed)
-                evald = faster.FeatureSequences(caches["e_eval"], caches["c_eval"], yev, N, pattern,
-                                                batch_size=64, training=False)
+                train = faster_train.FeatureSequences(caches["e_train"], caches["c_train"], ytr, N, pattern,
+                                                      batch_size=16, training=True, seed=seed)
+                evald = faster_train.FeatureSequences(caches["e_eval"], caches["c_eval"], yev, N, pattern,
+                                                      batch_size=64, training=False)
                 if kind == "avgpool":
                     faster.load_avgpool_heads(step, e_model, c_model)
                 else:
-                    faster.train_aggregator(step, train, epochs=args.aggregator_epochs, lr=1e-3)
-                logits = faster.predict_sequences(step, evald)
+                    faster_train.train_aggregator(step, train, epochs=args.aggregator_epochs, lr=1e-3)
+                logits = faster_train.predict_sequences(step, evald)
                 accs.append(float(np.mean(logits.argmax(-1) == yev)))
                 steps[(pattern, kind, seed)] = step
-            cost = faster.pattern_gmacs("r2plus1d_50", "r2d_26", kind, L, N, pattern, SIZE, CLASSES,
-                                        expensive_overrides=SMALL, cheap_overrides=SMALL,
-                                        aggregator_overrides={"channels": int(channels)})
+            cost = pattern_gmacs("r2plus1d_50", "r2d_26", kind, L, N, pattern, SIZE, CLASSES,
+                                 expensive_overrides=SMALL, cheap_overrides=SMALL,
+                                 aggregator_overrides={"channels": int(channels)})
             rows.append({"pattern": pattern, "aggregator": kind, "acc": accs,
                          "acc_mean": float(np.mean(accs)), "acc_std": float(np.std(accs)),
                          "gmacs": cost["total_gmacs"], "expensive_clips": cost["expensive_clips"],
@@ -169,33 +171,37 @@ def run(args):
 
 
 def int8_pipeline(args, e_model, c_model, step, tr, ytr, ev, yev, names):
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from faster_reference import tflite_logits  # the step-by-step tf.lite reference (a test helper)
+
     from kvid.export import faster as export_faster
     from kvid.runtime.agreement import sqnr_db
     from kvid import ops
     from kvid.models import faster
     from kvid.runtime.faster import FasterModels, predict_video
+    from kvid.train import faster as faster_train
 
     t0 = time.time()
     qe, qc = ops.quantize_model(e_model), ops.quantize_model(c_model)
     for q in (qe, qc):  # QAT fine-tuning of the backbones (also settles the ranges)
-        faster.train_clip_model(q, tr, ytr, L, epochs=args.qat_epochs, batch_size=16, lr=2e-4, seed=7,
-                                shift=4)
-    test = faster.test_starts(FRAMES, L, N)
+        faster_train.train_clip_model(q, tr, ytr, L, epochs=args.qat_epochs, batch_size=16, lr=2e-4,
+                                      seed=7, shift=4)
+    test = faster_train.dense_clips(FRAMES, L, N)
     qfe, qfc = faster.feature_model(qe), faster.feature_model(qc)
     feats = {}
     for tag, model in (("e", qfe), ("c", qfc)):
         for split, videos in (("train", tr), ("eval", ev)):
-            feats[f"{tag}_{split}"] = faster.cache_features(
-                model, videos, L, test, os.path.join(args.work, f"qat_feat_{tag}_{split}.npy"))
-    train = faster.FeatureSequences(feats["e_train"], feats["c_train"], ytr, N, "1:3", batch_size=16,
-                                    training=False)
-    evald = faster.FeatureSequences(feats["e_eval"], feats["c_eval"], yev, N, "1:3", batch_size=64,
-                                    training=False)
-    qs = faster.quantize_step(step)
-    faster.calibrate_step(qs, train)
-    faster.train_aggregator(qs, train, epochs=args.qat_epochs, lr=1e-4)
-    faster.tie_state_ranges(qs)
-    keras_logits = faster.predict_sequences(qs, evald, every_clip=True)  # (V, N, K)
+            feats[f"{tag}_{split}"] = faster_train.cache_features(
+                model, videos, L, N, os.path.join(args.work, f"qat_feat_{tag}_{split}.npy"))
+    train = faster_train.FeatureSequences(feats["e_train"], feats["c_train"], ytr, N, "1:3", batch_size=16,
+                                          training=False)
+    evald = faster_train.FeatureSequences(feats["e_eval"], feats["c_eval"], yev, N, "1:3", batch_size=64,
+                                          training=False)
+    qs = export_faster.quantize_step(step)
+    export_faster.calibrate_step(qs, train)
+    faster_train.train_aggregator(qs, train, epochs=args.qat_epochs, lr=1e-4)
+    export_faster.tie_state_ranges(qs)
+    keras_logits = faster_train.predict_sequences(qs, evald, every_clip=True)  # (V, N, K)
     log(f"QAT done: {time.time() - t0:.0f} s")
 
     out = os.path.join(args.work, "export", "faster_fastgru_1x3.tflite")
@@ -207,8 +213,8 @@ def int8_pipeline(args, e_model, c_model, step, tr, ytr, ev, yev, names):
         logits, _ = predict_video(models, video.astype(np.float32))
         tfl.append(logits)
         if i < args.reference_videos:
-            clips = np.stack([video[s:s + L] for s in test]).astype(np.float32)
-            same.append(bool(np.array_equal(export_faster.tflite_logits(exp["sidecar"], clips), logits)))
+            clips = video[test].astype(np.float32)
+            same.append(bool(np.array_equal(tflite_logits(exp["sidecar"], clips), logits)))
     tfl = np.stack(tfl)
     result = {
         "audit_ok": {k: a["ok"] for k, a in exp["audits"].items()},

@@ -1,6 +1,7 @@
 """FASTER mechanics on tiny configs: pattern/control, the aggregator steps against the paper's
-equations, offline == online, two-stage training with the on-disk feature cache, and the
-three-model int8 export streamed by the TensorFlow-free runtime."""
+equations, offline == online, two-stage training with the on-disk feature cache, run
+directories and resume, and the three-model int8 export streamed by the TensorFlow-free runtime
+(against the tf.lite replay of tests/faster_reference.py)."""
 
 import json
 import os
@@ -10,10 +11,11 @@ import pytest
 
 from kvid import KvidError, models
 from kvid.blocks import fast_gru
+from kvid.contract.faster import CONTROL_FIELDS, control_vector, parse_pattern, schedule
 from kvid.keras import keras, tf
 from kvid.models import faster
-from kvid.runtime.faster import (CONTROL_FIELDS, FasterModels, FasterStream, control_vector,
-                                 parse_pattern, predict_video, schedule)
+from kvid.runtime.faster import FasterModels, FasterStream, predict_video
+from kvid.train import faster as faster_train
 
 K, L, SIZE = 3, 8, 64
 TINY = {"width": 4, "stages": (1, 1, 1, 1)}  # res5: 1 x 2 x 2 x 128 at 8x64x64
@@ -32,9 +34,9 @@ def _conv(x, model, name, bias=True):
 # ----------------------------------------------------------------------- pattern and control
 
 def test_schedule_patterns_and_control():
-    assert schedule(8, "1:3").tolist() == [True, False, False, False] * 2
-    assert schedule(32, "1:31").sum() == 1 and schedule(32, "1:0").all()
-    assert schedule(16, (1, 7)).sum() == 2 and not schedule(4, "0:1").any()
+    assert schedule(8, "1:3") == [True, False, False, False] * 2
+    assert sum(schedule(32, "1:31")) == 1 and all(schedule(32, "1:0"))
+    assert sum(schedule(16, (1, 7))) == 2 and not any(schedule(4, "0:1"))
     assert parse_pattern([1, 15]) == (1, 15)
     for bad in ("1-3", "0:0", "a:b", "1:2:3"):
         with pytest.raises(KvidError):
@@ -138,7 +140,7 @@ def test_offline_sequence_equals_online_steps():
     rng = np.random.default_rng(2)
     step = _step("fastgru")
     feats = _features(rng, 2 * 5).reshape(2, 5, 2, 3, 16)
-    flags = np.tile(schedule(5, "1:1").astype(np.float32), (2, 1))
+    flags = np.tile(np.asarray(schedule(5, "1:1"), np.float32), (2, 1))
     offline = faster.FasterSequence(step, every_clip=True)({"features": feats, "expensive": flags}).numpy()
     for b in range(2):
         state = [np.zeros((1, 2, 3, 16), np.float32)]
@@ -190,11 +192,11 @@ def trained(tmp_path_factory):
     c = models.build("r2d_26", num_classes=K, frames=L, size=SIZE, **TINY)
     history = {}
     for name, model in (("e", e), ("c", c)):
-        history[name] = faster.train_clip_model(model, videos, labels, L, epochs=3, batch_size=6,
-                                                lr=3e-3).history["loss"]
-    starts = faster.clip_starts(videos.shape[1], L, 2)
-    caches = {name: np.array(faster.cache_features(faster.feature_model(m), videos, L, starts,
-                                                   str(work / f"feat_{name}.npy")))
+        history[name] = faster_train.train_clip_model(model, videos, labels, L, epochs=3, batch_size=6,
+                                                      lr=3e-3).history["loss"]
+    starts = faster_train.dense_clips(videos.shape[1], L, 5)[:, 0]  # every 2nd start: 0, 2, ..., 8
+    caches = {name: np.array(faster_train.cache_features(faster.feature_model(m), videos, L, len(starts),
+                                                         str(work / f"feat_{name}.npy")))
               for name, m in (("e", e), ("c", c))}
     return {"work": work, "videos": videos, "labels": labels, "e": e, "c": c,
             "history": history, "starts": starts, "caches": caches}
@@ -207,16 +209,16 @@ def test_two_stage_training(trained):
     # the cache is on disk and reused (the file is not rewritten); other clips -> recomputed
     mtime = os.stat(work / "feat_e.npy").st_mtime_ns
     extractor = faster.feature_model(trained["e"])
-    again = faster.cache_features(extractor, videos, L, trained["starts"], str(work / "feat_e.npy"))
+    again = faster_train.cache_features(extractor, videos, L, len(trained["starts"]), str(work / "feat_e.npy"))
     assert os.stat(work / "feat_e.npy").st_mtime_ns == mtime
     np.testing.assert_array_equal(again, caches["e"])
-    other = faster.cache_features(extractor, videos[:2], L, [0], str(work / "feat_e.npy"))
+    other = faster_train.cache_features(extractor, videos[:2], L, 1, str(work / "feat_e.npy"))
     assert other.shape[:2] == (2, 1) and os.stat(work / "feat_e.npy").st_mtime_ns != mtime
     # one cached entry is the extractor's map of that clip
     clip = videos[1, trained["starts"][2]:trained["starts"][2] + L][None].astype(np.float32)
     np.testing.assert_allclose(caches["e"][1, 2], extractor(clip).numpy().reshape(1, 4, 128), atol=1e-4)
     # random clip sampling: N distinct cached clips per video, in time order, E/C by pattern
-    seq = faster.FeatureSequences(caches["e"], caches["c"], labels, 4, "1:3", batch_size=5, seed=0)
+    seq = faster_train.FeatureSequences(caches["e"], caches["c"], labels, 4, "1:3", batch_size=5, seed=0)
     x, y = seq[0]
     assert x["features"].shape == (5, 4, 1, 4, 128) and x["expensive"][0].tolist() == [1, 0, 0, 0]
     v = seq.order[0]
@@ -227,17 +229,17 @@ def test_two_stage_training(trained):
     # stage 2 fits a fixed batch of cached sequences
     keras.utils.set_random_seed(0)
     step = faster.build_aggregator(K, L, SIZE, kind="fastgru", channels=128)
-    fixed = faster.FeatureSequences(caches["e"], caches["c"], labels, 4, "1:3", batch_size=12,
-                                    training=False, positions=[0, 1, 3, 4])
+    fixed = faster_train.FeatureSequences(caches["e"], caches["c"], labels, 4, "1:3", batch_size=12,
+                                          training=False, positions=[0, 1, 3, 4])
 
     def xent(logits):
         logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
             - logits.max(-1, keepdims=True)
         return -logp[np.arange(len(labels)), labels].mean()
 
-    before = xent(faster.predict_sequences(step, fixed))
-    faster.train_aggregator(step, fixed, epochs=60, lr=3e-3, weight_decay=0)
-    after = faster.predict_sequences(step, fixed)
+    before = xent(faster_train.predict_sequences(step, fixed))
+    faster_train.train_aggregator(step, fixed, epochs=60, lr=3e-3, weight_decay=0)
+    after = faster_train.predict_sequences(step, fixed)
     assert xent(after) < 0.6 * before and np.mean(after.argmax(-1) == labels) >= 0.75
 
 
@@ -245,7 +247,8 @@ def test_two_stage_training(trained):
 def test_export_audit_and_streaming_agreement(trained, tmp_path):
     """QAT pieces -> three int8 TFLite files that pass the audit; the streaming runtime and the
     step-by-step tf.lite reference give identical logits; QAT Keras vs int8 SQNR."""
-    from kvid.export.faster import export_faster, tflite_logits
+    from faster_reference import tflite_logits
+    from kvid.export.faster import calibrate_step, export_faster, quantize_step
     from kvid.runtime.agreement import sqnr_db
     from kvid import ops
 
@@ -258,14 +261,14 @@ def test_export_audit_and_streaming_agreement(trained, tmp_path):
     keras.utils.set_random_seed(0)
     step = faster.build_aggregator(K, L, SIZE, kind="fastgru", channels=128)
     pattern, n = "1:1", 3
-    test = faster.test_starts(videos.shape[1], L, n)
+    test = faster_train.dense_clips(videos.shape[1], L, n)
     qfe, qfc = faster.feature_model(qe), faster.feature_model(qc)
-    qcache = {k: faster.cache_features(m, videos, L, test, str(tmp_path / f"q_{k}.npy"))
+    qcache = {k: faster_train.cache_features(m, videos, L, n, str(tmp_path / f"q_{k}.npy"))
               for k, m in (("e", qfe), ("c", qfc))}
-    data = faster.FeatureSequences(qcache["e"], qcache["c"], labels, n, pattern, batch_size=6,
-                                   training=False)
-    faster.train_aggregator(step, data, epochs=2, lr=1e-3)
-    qs = faster.calibrate_step(faster.quantize_step(step), data)
+    data = faster_train.FeatureSequences(qcache["e"], qcache["c"], labels, n, pattern, batch_size=6,
+                                         training=False)
+    faster_train.train_aggregator(step, data, epochs=2, lr=1e-3)
+    qs = calibrate_step(quantize_step(step), data)
     result = export_faster(str(tmp_path / "f.tflite"), qe, qc, qs, clip_frames=L, clips=n,
                            pattern=pattern, labels=["right", "left", "back"])
     for name, report in result["audits"].items():
@@ -281,12 +284,12 @@ def test_export_audit_and_streaming_agreement(trained, tmp_path):
     state_in, state_out = runtime.step.inputs["state"], runtime.step.outputs["state"]
     assert state_in["quantization"] == state_out["quantization"]  # tied: int8 state passes as is
     assert state_in["dtype"] == runtime.step.inputs["control"]["dtype"] == np.int8
-    keras_logits = faster.predict_sequences(qs, data, every_clip=True)
+    keras_logits = faster_train.predict_sequences(qs, data, every_clip=True)
     got, ref = [], []
     for v, video in enumerate(videos):  # whole videos: N uniform clips each
         logits, history = predict_video(runtime, video)
-        assert [h["expensive"] for h in history] == schedule(n, pattern).tolist()
-        video_clips = np.stack([video[s:s + L] for s in test]).astype(np.float32)
+        assert [h["expensive"] for h in history] == schedule(n, pattern)
+        video_clips = video[test].astype(np.float32)
         np.testing.assert_array_equal(logits, tflite_logits(result["sidecar"], video_clips))
         got.append(logits)
         ref.append(keras_logits[v])
@@ -297,3 +300,97 @@ def test_export_audit_and_streaming_agreement(trained, tmp_path):
     clips0 = frames[:2 * L].reshape(2, L, SIZE, SIZE, 3).astype(np.float32)
     np.testing.assert_array_equal(np.stack(streamed), tflite_logits(result["sidecar"], clips0))
     assert sqnr_db(np.stack(ref), np.stack(got)) > 15
+
+
+def test_a_resumed_sampler_replays_the_finished_epochs():
+    """as_dataset(sequence, skip_epochs=2) yields the batches of the third epoch of an
+    uninterrupted stream (random clips, shifts and feature-sequence draws alike)."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    videos, labels = rng.integers(0, 256, (5, 12, 8, 8, 3), dtype=np.uint8), np.arange(5) % 3
+    cache = rng.normal(size=(5, 6, 1, 2, 4)).astype(np.float32)
+    make = {"clips": lambda: faster_train.ClipBatches(videos, labels, 4, batch_size=2, seed=3, shift=1),
+            "features": lambda: faster_train.FeatureSequences(cache, cache + 1, labels, 3, "1:1", batch_size=2, seed=3)}
+    for kind, sequence in make.items():
+        steps = len(sequence())
+
+        def batches(skip, n):
+            data = faster_train.as_dataset(sequence(), skip_epochs=skip)
+            return [tf.nest.flatten(b) for b in itertools.islice(data.as_numpy_iterator(), n)]
+
+        straight, resumed = batches(0, 3 * steps), batches(2, steps)
+        for a, b in zip(straight[2 * steps:], resumed):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y, err_msg=kind)
+        assert not all(map(np.array_equal, straight[0], straight[steps])), kind  # every epoch draws anew
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_in_epoch(epoch):
+    """A callback that breaks training off at the first batch of ``epoch`` (a kill, in-process:
+    the checkpoint of the epochs before is on disk, nothing after it)."""
+
+    class Stop(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if self._epoch == epoch:
+                raise _Stop()
+
+        def on_epoch_begin(self, e, logs=None):
+            self._epoch = e
+
+    return Stop()
+
+
+def test_stages_write_a_run_directory_and_resume(trained, tmp_path, monkeypatch):
+    """Both stages write a run directory (config, state, checkpoints, best/final, log); a run
+    broken off in its second epoch and resumed matches an uninterrupted one - the sampler replays
+    the random draws of the finished epoch, the schedule continues."""
+    from kvid.contract import rundir
+    from kvid.ops import load_model
+
+    videos, labels, caches = trained["videos"], trained["labels"], trained["caches"]
+
+    def clip_stage(run, resume=False):
+        keras.utils.set_random_seed(0)
+        model = models.build("r2d_26", num_classes=K, frames=L, size=SIZE, **TINY)
+        return faster_train.train_clip_model(model, videos, labels, L, epochs=2, batch_size=6, lr=3e-3,
+                                             seed=4, shift=2, run_dir=run, resume=resume)
+
+    def aggregator_stage(run, resume=False):
+        keras.utils.set_random_seed(0)
+        step = faster.build_aggregator(K, L, SIZE, kind="fastgru", channels=128)
+        data = faster_train.FeatureSequences(caches["e"], caches["c"], labels, 3, "1:3", batch_size=4, seed=5)
+        return faster_train.train_aggregator(step, data, epochs=2, lr=3e-3, run_dir=run, resume=resume)
+
+    standard = faster_train.cbmod.standard
+    for name, stage in (("clip", clip_stage), ("aggregator", aggregator_stage)):
+        full, broken = str(tmp_path / f"{name}_full"), str(tmp_path / f"{name}_broken")
+        straight = stage(full).history["loss"]
+        monkeypatch.setattr(faster_train.cbmod, "standard", lambda *a, **k: standard(*a, **k) + [_stop_in_epoch(1)])
+        with pytest.raises(_Stop):
+            stage(broken)
+        monkeypatch.setattr(faster_train.cbmod, "standard", standard)
+        state = rundir.read_state(broken)
+        assert state["epoch"] == 1 and not state["finished"] and len(rundir.read_log(broken)) == 1
+        assert not os.path.exists(os.path.join(broken, rundir.FINAL))
+        with pytest.raises(KvidError, match="already holds a run"):
+            stage(broken)
+        resumed = stage(broken, resume=True).history["loss"]
+        assert len(resumed) == 2
+        np.testing.assert_allclose(resumed, straight, rtol=1e-4)
+        for run in (full, broken):
+            config, state = rundir.read_config(run), rundir.read_state(run)
+            assert config["faster"]["stage"] == ("clip_model" if name == "clip" else "aggregator")
+            assert state["finished"] and state["epoch"] == 2
+            assert [r["epoch"] for r in rundir.read_log(run)] == [0, 1]
+            assert os.path.isdir(os.path.join(run, rundir.CHECKPOINTS))
+        final = load_model(os.path.join(broken, rundir.FINAL))
+        names = [t.name.split(":")[0] for t in final.inputs]
+        assert names == (["clip"] if name == "clip" else ["feature", "state", "control"])
+        assert os.path.isfile(os.path.join(broken, rundir.BEST))
+    with pytest.raises(KvidError, match="nothing to resume"):
+        clip_stage(str(tmp_path / "empty"), resume=True)

@@ -7,7 +7,7 @@ exported ``step.tflite``, kvid.runtime.faster)::
 
     inputs : feature (B, l, h*w, C)   the clip's res5 map, l = L/8 (SplitTime layout, rank 4)
              state...                 aggregator-specific, zeros before the first clip
-             control (B, 1, 1, 6)     kvid.runtime.faster.control_vector(t, expensive)
+             control (B, 1, 1, 6)     kvid.contract.faster.control_vector(t, expensive)
     outputs: state... (same shapes), logits (B, K)
 
 The first clip sets the state to its own feature, ``o_0 = x_0`` (Eq. 1); later clips apply the
@@ -38,7 +38,7 @@ from __future__ import annotations
 from kvid import KvidError, ops
 from kvid.keras import keras, tf, tfmot
 from kvid.ops.quantize import PassThroughQuantizeConfig
-from kvid.runtime.faster import CONTROL_FIELDS
+from kvid.contract.faster import CONTROL_FIELDS
 
 register = keras.utils.register_keras_serializable(package="kvid")
 _qk = tfmot().quantization.keras
@@ -48,7 +48,7 @@ KINDS = ("fastgru", "gru", "lstm", "concat", "avgpool")
 
 @register
 class ControlField(keras.layers.Layer):
-    """``control[..., i:i+1]`` for the field named ``field`` (kvid.runtime.faster.CONTROL_FIELDS)."""
+    """``control[..., i:i+1]`` for the field named ``field`` (kvid.contract.faster.CONTROL_FIELDS)."""
 
     def __init__(self, field, **kwargs):
         super().__init__(**kwargs)

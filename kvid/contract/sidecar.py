@@ -28,6 +28,7 @@ import os
 
 from kvid import KvidError, __version__
 from kvid.contract.clip import ClipSpec
+from kvid.contract.faster import FasterSpec
 
 FORMAT = "kvid-tflite-sidecar"
 VERSION = 2
@@ -80,7 +81,12 @@ def validate_sidecar(data, where: str) -> dict:
             raise KvidError(f"{where}: {key}={out[key]!r} must be a positive integer")
     if out["height"] != out["width"] or out["height"] != clip.crop:
         raise KvidError(f"{where}: input {out['height']}x{out['width']} does not match the clip crop {clip.crop}")
-    if not out.get("faster") and clip.frames != out["frames"]:
+    if out.get("faster"):  # FASTER: the clip models take one clip of L frames
+        faster = FasterSpec.from_dict(out["faster"], f"{where}: faster")
+        if faster.clip_frames != out["frames"]:
+            raise KvidError(f"{where}: faster.clip_frames {faster.clip_frames} does not match frames {out['frames']}")
+        out["faster"] = faster.to_dict()
+    elif clip.frames != out["frames"]:
         raise KvidError(f"{where}: clip frames {clip.frames} but the model takes {out['frames']}")
     for key in ("input", "output"):
         tensor = out[key]

@@ -13,38 +13,23 @@ Presets
   the state(s) and ``control``, outputs the new state(s) and ``logits`` - not the registry's
   usual ``clip -> logits``. ``frames``/``size`` are the clip's, so ``kvid info fastgru``
   counts one step on a ``L/8 x 7 x 7 x 2048`` map (0.72 GMACs per temporal slice).
+* :class:`FasterSequence` - the step unrolled over the N clips of a video (Eq. 1), with the
+  control input of every clip (:func:`control_tensor`, the formula of kvid.contract.faster).
 
-The framework
--------------
-* :func:`pattern_gmacs` - total GMACs of N clips of L frames under a ``#E:#C`` pattern:
-  expensive + cheap feature extractors + the aggregator (FASTER Table 4).
-* Two-stage training (Sec. "Experimental Setups"): :func:`train_clip_model` trains a backbone
-  on random L-frame clips; :func:`cache_features` runs the frozen extractor over every
-  candidate clip of every video once and stores the maps on disk (``.npy``, reused across
-  epochs and runs); :class:`FeatureSequences` draws N random clips per video per epoch from the
-  cache (sorted in time, expensive/cheap by the pattern) and :class:`FasterSequence` runs the
-  step over them; :func:`train_aggregator` fits it.
-* QAT: :func:`quantize_step` wraps a step for quantization-aware training; export is
-  ``kvid.export.faster.export_faster``; the TensorFlow-free streaming runtime is
-  ``kvid.runtime.faster``.
+Elsewhere: the clip protocol (patterns, schedule, control fields, the sidecar's ``faster``
+object) is kvid.contract.faster; two-stage training with the feature cache kvid.train.faster;
+the cost of a pattern (Table 4) kvid.analysis.faster; QAT of the step and the three-model int8
+export kvid.export.faster; the TensorFlow-free streaming runtime kvid.runtime.faster.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import math
-import os
-
-import numpy as np
-
 from kvid import KvidError, ops
 from kvid.blocks import fast_gru
 from kvid.blocks import r2plus1d as clip_blocks
-from kvid.data.sampling import sample_indices
+from kvid.contract.faster import CONTROL_FIELDS, control_fields
 from kvid.keras import keras, tf
 from kvid.models.registry import Reference, register
-from kvid.runtime.faster import CONTROL_FIELDS, parse_pattern, pattern_name, schedule
 
 FEATURE_STRIDE = (8, 32)  # res5 map: L/8 x H/32 x W/32 (Table 1)
 FEATURE_LAYER = "global_pool_split"  # the layer that takes the res5 map (ops.global_video_pool)
@@ -166,72 +151,6 @@ for _kind in fast_gru.KINDS:
     )
 
 
-# ------------------------------------------------------------------------------ pattern totals
-
-@functools.lru_cache(maxsize=64)
-def count_preset(name, frames, size, num_classes, overrides=()) -> dict:
-    """kvid.analysis.count of a preset (cached: full-size builds take seconds). ``overrides`` is
-    a tuple of ``(key, value)`` pairs."""
-    from kvid.analysis.count import count
-    from kvid.models.registry import build
-
-    model = build(name, num_classes=num_classes, frames=frames, size=size, **dict(overrides))
-    return count(model)
-
-
-def _frozen(overrides):
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
-                        for k, v in (overrides or {}).items()))
-
-
-def _feature_gmacs(name, frames, size, num_classes, overrides):
-    """GMACs and params of a backbone used as feature extractor (its classifier left out)."""
-    result = count_preset(name, frames, size, num_classes, _frozen(overrides))
-    head = [b for b in result["blocks"] if b["name"] == "classifier"]
-    return (result["macs"] - sum(b["macs"] for b in head)) / 1e9, \
-        result["params"] - sum(b["params"] for b in head)
-
-
-def pattern_gmacs(expensive="r2plus1d_50", cheap="r2d_26", aggregator="fastgru", clip_frames=8,
-                  clips=32, pattern="1:3", size=224, num_classes=400, *, expensive_overrides=None,
-                  cheap_overrides=None, aggregator_overrides=None) -> dict:
-    """Total multiply-adds of FASTER on one video: ``clips`` clips of ``clip_frames`` frames at
-    ``size``, clip ``i`` through the expensive feature extractor if the pattern says so
-    (:func:`kvid.runtime.faster.schedule`), else the cheap one, plus the aggregator.
-
-    The aggregator is counted as the paper does (Table 4 "GFLOPs combine the costs of the
-    cheap, expensive and FAST-GRU models"): N - 1 recurrent steps (``o_0 = x_0``; avgpool: one
-    score per clip). ``deployed_gmacs`` counts what the exported step runs: one step per clip
-    (a prediction after every clip). Backbones are counted without their FC (they are
-    feature extractors here); the aggregator step includes its FC.
-    """
-    n = int(clips)
-    which = schedule(n, pattern)
-    e_over, c_over = dict(expensive_overrides or {}), dict(cheap_overrides or {})
-    e_gmacs, e_params = _feature_gmacs(expensive, clip_frames, size, num_classes, e_over)
-    c_gmacs, c_params = _feature_gmacs(cheap, clip_frames, size, num_classes, c_over)
-    a_over = dict(aggregator_overrides or {})
-    a_over.setdefault("channels", feature_channels(expensive, clip_frames, size, e_over))
-    step = count_preset(aggregator, clip_frames, size, num_classes, _frozen(a_over))
-    s_gmacs, s_params = step["gmacs"], step["params"]
-    n_e, n_c = int(which.sum()), int(n - which.sum())
-    steps = n if aggregator == "avgpool" else n - 1
-    backbone = n_e * e_gmacs + n_c * c_gmacs
-    return {
-        "expensive": expensive, "cheap": cheap, "aggregator": aggregator,
-        "clip_frames": int(clip_frames), "clips": n, "pattern": pattern_name(pattern),
-        "size": int(size), "num_classes": int(num_classes),
-        "expensive_clips": n_e, "cheap_clips": n_c,
-        "expensive_gmacs_per_clip": e_gmacs, "cheap_gmacs_per_clip": c_gmacs,
-        "step_gmacs": s_gmacs, "aggregator_steps": steps,
-        "backbone_gmacs": backbone, "aggregator_gmacs": steps * s_gmacs,
-        "total_gmacs": backbone + steps * s_gmacs,
-        "deployed_gmacs": backbone + n * s_gmacs,
-        "params": {"expensive": e_params if n_e else 0, "cheap": c_params if n_c else 0,
-                   "aggregator": s_params},
-    }
-
-
 def feature_channels(name, frames, size, overrides=None) -> int:
     """Channels of a backbone preset's res5 map (``32 * width``), without building it."""
     from kvid.models.registry import options
@@ -240,207 +159,16 @@ def feature_channels(name, frames, size, overrides=None) -> int:
     return 32 * int(width)
 
 
-# -------------------------------------------------------------------------- stage 1: clips
-
-def clip_starts(num_frames, clip_frames, stride=1) -> np.ndarray:
-    """Every ``stride``-th start of an L-frame clip in a video (the candidates whose features
-    are cached for the aggregator's random clip sampling)."""
-    last = max(int(num_frames) - int(clip_frames), 0)
-    return np.arange(0, last + 1, int(stride), dtype=np.int64)
-
-
-def test_starts(num_frames, clip_frames, clips) -> np.ndarray:
-    """Starts of the ``clips`` clips uniformly covering a video (``dense`` test scheme)."""
-    return np.array([sample_indices(num_frames, clip_frames, "dense", clips=clips, clip_index=k)[0]
-                     for k in range(int(clips))], np.int64)
-
-
-class ClipBatches(keras.utils.Sequence):
-    """Batches of random L-frame clips (one per video per epoch) from in-memory videos
-    ``(V, T, H, W, 3)`` uint8 - the backbones' training input (Sec. "Setups for clip-level
-    backbones": L consecutive frames sampled at random). ``shift`` > 0 also translates each
-    clip by up to ``shift`` pixels (edge padding; no flips: they would change direction
-    labels)."""
-
-    def __init__(self, videos, labels, clip_frames, batch_size=8, seed=0, shift=0):
-        super().__init__()
-        self.videos, self.labels = videos, np.asarray(labels, np.int64)
-        self.clip_frames, self.batch_size = int(clip_frames), int(batch_size)
-        self.shift = int(shift)
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def __len__(self):
-        return math.ceil(len(self.videos) / self.batch_size)
-
-    def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.videos))
-
-    def __getitem__(self, i):
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        clips = []
-        for v in idx:
-            frames = sample_indices(len(self.videos[v]), self.clip_frames, "dense", training=True,
-                                    rng=self.rng)
-            clip = self.videos[v][frames]
-            if self.shift:
-                s = self.shift
-                h, w = clip.shape[1:3]
-                dy, dx = self.rng.integers(0, 2 * s + 1, 2)
-                clip = np.pad(clip, ((0, 0), (s, s), (s, s), (0, 0)), mode="edge")[:, dy:dy + h, dx:dx + w]
-            clips.append(clip)
-        return np.asarray(clips, np.float32), self.labels[idx]
-
-
-def as_dataset(sequence):
-    """A repeating ``tf.data.Dataset`` over the batches of a ``keras.utils.Sequence`` (static
-    shapes except the batch, so kvid's folding layers see their T, H, W); ``on_epoch_end``
-    after each pass, so every epoch draws new random clips. Fit it with
-    ``steps_per_epoch=len(sequence)``."""
-
-    def spec(a):
-        a = np.asarray(a)
-        return tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype))
-
-    def generate():
-        while True:
-            for i in range(len(sequence)):
-                yield sequence[i]
-            sequence.on_epoch_end()
-
-    signature = tf.nest.map_structure(spec, sequence[0])
-    return tf.data.Dataset.from_generator(generate, output_signature=signature)
-
-
-def _compile(model, lr, steps, weight_decay=0.0):
-    schedule_ = keras.optimizers.schedules.CosineDecay(lr, max(1, steps))  # Sec.: cosine schedule
-    if weight_decay:
-        optimizer = keras.optimizers.AdamW(schedule_, weight_decay=weight_decay)
-    else:
-        optimizer = keras.optimizers.Adam(schedule_)
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-
-
-def train_clip_model(model, videos, labels, clip_frames, *, epochs, batch_size=8, lr=2e-3,
-                     weight_decay=0.0, seed=0, shift=0, verbose=0):
-    """Stage 1: train a backbone classifier on random clips (:class:`ClipBatches`); returns
-    the Keras history."""
-    data = ClipBatches(videos, labels, clip_frames, batch_size, seed, shift)
-    _compile(model, lr, epochs * len(data), weight_decay)
-    return model.fit(as_dataset(data), epochs=epochs, steps_per_epoch=len(data), verbose=verbose)
-
-
-# ------------------------------------------------------------------ stage 2: cached features
-
-def cache_features(extractor, videos, clip_frames, starts, path, *, batch_size=16):
-    """Run a frozen feature extractor over clip ``starts`` (``(P,)``, or ``(V, P)`` per video)
-    of every video and store ``(V, P, l, h*w, C)`` float32 in ``path`` (``.npy``) - once: an
-    existing cache with the same extractor, clips and shape is reused. Returns the array
-    (memory-mapped)."""
-    videos_n = len(videos)
-    starts = np.asarray(starts, np.int64)
-    if starts.ndim == 1:
-        starts = np.broadcast_to(starts, (videos_n, len(starts)))
-    out_shape = extractor.outputs[0].shape
-    h, w, c = int(out_shape[1]), int(out_shape[2]), int(out_shape[3])
-    l = ops.out_frames(clip_frames, FEATURE_STRIDE[0])
-    meta = {"extractor": extractor.name, "weights": _weights_digest(extractor),
-            "clip_frames": int(clip_frames), "starts": starts.tolist(),
-            "shape": [videos_n, int(starts.shape[1]), l, h * w, c]}
-    meta_path = f"{path}.json"
-    if os.path.exists(path) and os.path.exists(meta_path):
-        with open(meta_path, encoding="utf-8") as fh:
-            if json.load(fh) == meta:
-                return np.load(path, mmap_mode="r")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    cache = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=tuple(meta["shape"]))
-    jobs = [(v, p) for v in range(videos_n) for p in range(starts.shape[1])]
-    for i in range(0, len(jobs), batch_size):
-        chunk = jobs[i:i + batch_size]
-        clips = np.stack([videos[v][(starts[v, p] + np.arange(clip_frames)) % len(videos[v])]
-                          for v, p in chunk]).astype(np.float32)
-        maps = extractor(clips, training=False).numpy().reshape(len(chunk), l, h * w, c)
-        for (v, p), m in zip(chunk, maps):
-            cache[v, p] = m
-    cache.flush()
-    del cache
-    with open(meta_path, "w", encoding="utf-8") as fh:
-        json.dump(meta, fh)
-    return np.load(path, mmap_mode="r")
-
-
-def _weights_digest(model) -> str:
-    import hashlib
-
-    digest = hashlib.sha1()
-    for w in model.weights:
-        digest.update(np.ascontiguousarray(w.numpy()).tobytes())
-    return digest.hexdigest()
-
-
-class FeatureSequences(keras.utils.Sequence):
-    """Batches of clip-feature sequences for the aggregator, from the two feature caches.
-
-    ``training=True``: for every video, ``clips`` distinct cached clip positions drawn at random
-    each epoch and sorted in time (Sec. "Setups for learning to aggregate": N random clips);
-    ``training=False``: positions ``positions`` (default: the first ``clips`` cached ones, e.g.
-    a cache of the uniform test clips). Clip ``i`` comes from the expensive cache where
-    ``schedule(clips, pattern)[i]``, else from the cheap one. Yields
-    ``({"features": (B, N, l, h*w, C), "expensive": (B, N)}, labels)``.
-    """
-
-    def __init__(self, expensive, cheap, labels, clips, pattern, *, batch_size=16,
-                 training=True, positions=None, seed=0):
-        super().__init__()
-        self.expensive, self.cheap = expensive, cheap
-        self.labels = np.asarray(labels, np.int64)
-        self.clips, self.batch_size, self.training = int(clips), int(batch_size), training
-        self.which = schedule(self.clips, pattern)
-        if cheap is None and not self.which.all():
-            raise KvidError(f"pattern {pattern_name(pattern)}: needs the cheap model's features")
-        available = (expensive if expensive is not None else cheap).shape[1]
-        if available < self.clips and training:
-            raise KvidError(f"{available} cached clips per video: cannot draw {self.clips} distinct ones")
-        self.positions = np.arange(self.clips) if positions is None else np.asarray(positions)
-        self.rng = np.random.default_rng(seed)
-        self.on_epoch_end()
-
-    def __len__(self):
-        return math.ceil(len(self.labels) / self.batch_size)
-
-    def on_epoch_end(self):
-        self.order = self.rng.permutation(len(self.labels)) if self.training else np.arange(len(self.labels))
-
-    def _positions(self):
-        available = (self.expensive if self.expensive is not None else self.cheap).shape[1]
-        if not self.training:
-            return self.positions
-        return np.sort(self.rng.choice(available, self.clips, replace=False))
-
-    def __getitem__(self, i):
-        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        feats = []
-        for v in idx:
-            pos = self._positions()
-            feats.append(np.stack([(self.expensive if e else self.cheap)[v, p]
-                                   for e, p in zip(self.which, pos)]))
-        flags = np.broadcast_to(self.which.astype(np.float32), (len(idx), self.clips))
-        return ({"features": np.asarray(feats, np.float32), "expensive": np.array(flags)},
-                self.labels[idx])
-
+# ------------------------------------------------------------------ the unrolled aggregator
 
 def control_tensor(t, expensive):
-    """The control input of step ``t`` for a batch: kvid.runtime.faster.control_vector in TF
-    (``expensive``: ``(B,)`` floats)."""
+    """The control input of clip ``t`` for a batch, ``(B, 1, 1, 6)``: the fields of
+    kvid.contract.faster.control_fields in TF - the runtime's control vector, batched
+    (``expensive``: ``(B,)`` 0/1 floats)."""
     e = tf.reshape(tf.cast(expensive, tf.float32), [-1, 1, 1, 1])
     ones = tf.ones_like(e)
-    first = ones * (1.0 if t == 0 else 0.0)
-    w = 1.0 / (t + 1)
-    fields = {"first": first, "keep": ones - first, "expensive": e, "cheap": ones - e,
-              "weight": ones * w, "decay": ones * (1.0 - w)}
-    return tf.concat([fields[f] for f in CONTROL_FIELDS], axis=-1)
+    fields = control_fields(t, e)
+    return tf.concat([ones * fields[f] for f in CONTROL_FIELDS], axis=-1)
 
 
 class FasterSequence(keras.Model):
@@ -453,6 +181,7 @@ class FasterSequence(keras.Model):
         super().__init__(**kwargs)
         self.step = step
         self.every_clip = every_clip
+        self.num_classes = int(step.outputs[-1].shape[-1])
         self.state_shapes = [tuple(int(d) for d in t.shape[1:]) for t in step.inputs[1:-1]]
 
     def call(self, inputs, training=None):
@@ -468,20 +197,6 @@ class FasterSequence(keras.Model):
         return tf.stack(outs, axis=1) if self.every_clip else logits
 
 
-def train_aggregator(step, data, *, epochs, lr=1e-3, weight_decay=1e-4, verbose=0):
-    """Stage 2: fit the step over cached feature sequences (:class:`FeatureSequences`)."""
-    model = FasterSequence(step)
-    _compile(model, lr, epochs * len(data), weight_decay)
-    return model.fit(as_dataset(data), epochs=epochs, steps_per_epoch=len(data), verbose=verbose)
-
-
-def predict_sequences(step, data, every_clip=False) -> np.ndarray:
-    """Logits of the aggregator over every batch of ``data`` (in order)."""
-    model = FasterSequence(step, every_clip=every_clip)
-    return np.concatenate([model(x, training=False).numpy() for x, _ in
-                           (data[i] for i in range(len(data)))])
-
-
 def load_avgpool_heads(step, expensive_model, cheap_model):
     """Give an ``avgpool`` step the classifiers of the trained backbones (the paper averages
     the clip scores each backbone gives)."""
@@ -490,69 +205,7 @@ def load_avgpool_heads(step, expensive_model, cheap_model):
         step.get_layer(f"classifier_{part}").set_weights([kernel[None, None], bias])
 
 
-# ----------------------------------------------------------------------------------------- QAT
-
-def _input_quantizers(q):
-    """``{input name: QuantizeLayer}`` of a QAT model."""
-    found = {}
-    for layer in q.layers:
-        if type(layer).__name__ == "QuantizeLayer":
-            source = layer.inbound_nodes[0].inbound_layers
-            found[source.name] = layer
-    return found
-
-
-def _set_range(layer, lo, hi):
-    for w in layer.weights:
-        if w.name.endswith("_min:0"):
-            w.assign(float(lo))
-        elif w.name.endswith("_max:0"):
-            w.assign(float(hi))
-
-
-def quantize_step(step):
-    """QAT-wrap an aggregator step (kvid.ops.quantize_model) with input ranges fit for it:
-    ``control`` on [0, 1], features and states learned from data (kvid.ops pins every input to
-    raw pixels [0, 255], right only for clips)."""
-    q = ops.quantize_model(step)
-    for name, layer in _input_quantizers(q).items():
-        _set_range(layer, 0.0, 1.0 if name == "control" else 0.0)
-    return q
-
-
-def _output_range(q, tensor):
-    """min/max variables of the fake-quant that produced ``tensor``."""
-    layer = tensor.node.layer
-    lo = [w for w in layer.weights if w.name.endswith(("output_min:0", "_min:0")) and "kernel" not in w.name]
-    hi = [w for w in layer.weights if w.name.endswith(("output_max:0", "_max:0")) and "kernel" not in w.name]
-    if len(lo) != 1 or len(hi) != 1:
-        raise KvidError(f"{layer.name}: cannot find its output range")
-    return lo[0], hi[0]
-
-
-def tie_state_ranges(q):
-    """Give each state input the quantization range of the state output that feeds it back, so
-    the int8 state passes from one step to the next unchanged (no requantization)."""
-    quantizers = _input_quantizers(q)
-    for name, tensor in zip(fast_gru.step_state_names(q), q.outputs[:-1]):
-        lo, hi = _output_range(q, tensor)
-        _set_range(quantizers[name], lo.numpy(), hi.numpy())
-
-
-def calibrate_step(q, data, batches=None):
-    """Run feature sequences through a QAT step in training mode (ranges, BN statistics), then
-    tie the state ranges (:func:`tie_state_ranges`)."""
-    model = FasterSequence(q)
-    ops.calibrate(model, (data[i] for i in range(len(data) if batches is None else min(batches, len(data)))))
-    tie_state_ranges(q)
-    return q
-
-
 __all__ = [
-    "build_backbone", "feature_model", "feature_shape", "feature_channels", "build_aggregator",
-    "count_preset", "pattern_gmacs",
-    "clip_starts", "test_starts", "ClipBatches", "as_dataset", "train_clip_model", "cache_features",
-    "FeatureSequences", "FasterSequence", "control_tensor", "train_aggregator",
-    "predict_sequences", "load_avgpool_heads", "quantize_step", "tie_state_ranges",
-    "calibrate_step", "parse_pattern", "schedule",
+    "FEATURE_LAYER", "FEATURE_STRIDE", "FasterSequence", "build_aggregator", "build_backbone",
+    "control_tensor", "feature_channels", "feature_model", "feature_shape", "load_avgpool_heads",
 ]

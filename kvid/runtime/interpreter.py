@@ -99,6 +99,19 @@ def dequantize(q, scale, zero_point) -> np.ndarray:
     return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
 
 
+def quantize_for(x, details) -> np.ndarray:
+    """:func:`quantize` for the tensor an interpreter describes with ``details`` (its
+    ``dtype`` and ``quantization``; a float32 tensor takes the floats as they are)."""
+    return quantize(x, details["dtype"], *details["quantization"])
+
+
+def dequantize_from(q, details) -> np.ndarray:
+    """:func:`dequantize` of a tensor an interpreter describes with ``details``."""
+    if np.dtype(details["dtype"]) == np.float32:
+        return np.asarray(q, np.float32)
+    return dequantize(q, *details["quantization"])
+
+
 def runtime_name() -> str:
     """Which interpreter package kvid.runtime uses here."""
     return _interpreter_class()[1]

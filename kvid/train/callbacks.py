@@ -9,7 +9,8 @@
   :func:`restore` puts a model back to the last one and returns the epoch to continue from;
 - :class:`TensorBoardScalars`: per-epoch TensorBoard scalars (no ``tensorboard`` package needed);
 - :class:`TrainingCurves`: redraws ``curves.png`` from ``log.csv`` after every epoch;
-- :func:`standard` : the list ``kvid train`` uses for a run directory (see :mod:`kvid.contract.rundir`).
+- :func:`standard` : the list ``kvid train`` uses for a run directory (see :mod:`kvid.contract.rundir`);
+  :func:`finish_run` writes the end of a run (``final.keras``, state, curves).
 
 With ``model.fit`` directly::
 
@@ -105,11 +106,15 @@ def float32_twin(model):
 class BestModel(keras.callbacks.Callback):
     """Save the model to ``path`` (``.keras``, via :func:`kvid.ops.save_model`) whenever
     ``logs[monitor]`` improves; ``mode`` ``"max"``, ``"min"`` or ``"auto"`` (min for losses).
-    ``best`` / ``best_epoch`` carry over a resumed run's record."""
+    ``best`` / ``best_epoch`` carry over a resumed run's record. ``saved(model)`` is what is
+    written (default :func:`float32_twin`; FASTER's aggregator stage trains its step inside
+    ``kvid.models.faster.FasterSequence`` and writes the step)."""
 
-    def __init__(self, path, monitor="val_top1", mode="auto", best=None, best_epoch=None):
+    def __init__(self, path, monitor="val_top1", mode="auto", best=None, best_epoch=None,
+                 saved=None):
         super().__init__()
         self.path = os.fspath(path)
+        self.saved = saved or float32_twin
         self.monitor = monitor
         if mode == "auto":
             mode = "min" if "loss" in monitor else "max"
@@ -138,7 +143,7 @@ class BestModel(keras.callbacks.Callback):
         if self._better(float(value)):
             self.best, self.best_epoch = float(value), int(epoch) + 1
             target = os.path.join(self._write.path, os.path.basename(self.path))
-            save_model(float32_twin(self.model), target)
+            save_model(self.saved(self.model), target)
 
     def on_train_end(self, logs=None):
         if self._write is not None:
@@ -293,16 +298,16 @@ class TrainingCurves(keras.callbacks.Callback):
 
 
 def standard(run_dir, monitor="val_top1", resume=False, keep_checkpoints=3, epochs=None,
-             steps_per_epoch=None, tensorboard=True, strategy=None) -> list:
+             steps_per_epoch=None, tensorboard=True, strategy=None, saved=None) -> list:
     """The callbacks of a run directory, in the order they must run (``strategy``: the one
-    the model was built under, for multi-worker runs)."""
+    the model was built under, for multi-worker runs; ``saved``: see :class:`BestModel`)."""
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     state = rundir.read_state(run_dir) if resume else {}
     best = state.get("best") or {}
     best_model = BestModel(rundir.path(run_dir, rundir.BEST), monitor=monitor,
                            best=best.get("value") if best.get("monitor") == monitor else None,
-                           best_epoch=best.get("epoch"))
+                           best_epoch=best.get("epoch"), saved=saved)
     cbs = [LearningRateLogger(), keras.callbacks.TerminateOnNaN()]
     if is_chief(strategy):
         cbs.append(keras.callbacks.CSVLogger(rundir.path(run_dir, rundir.LOG), append=resume))
@@ -315,3 +320,24 @@ def standard(run_dir, monitor="val_top1", resume=False, keep_checkpoints=3, epoc
         TrainingCurves(rundir.path(run_dir, rundir.LOG), rundir.path(run_dir, rundir.CURVES)),
     ]
     return cbs
+
+
+def finish_run(saved_model, run_dir, history, strategy=None) -> None:
+    """The end of a run: ``final.keras`` (``saved_model``), state finished, ``curves.png``, and
+    the whole run's rows in ``history.history`` (a resumed run's too). Only the chief writes
+    (the .keras format needs no collective ops)."""
+    from kvid.analysis.plots import training_curves
+    from kvid.ops import save_model
+
+    if not is_chief(strategy):
+        return
+    save_model(saved_model, rundir.path(run_dir, rundir.FINAL))
+    state = rundir.read_state(run_dir)
+    state["finished"] = True
+    rundir.write_json(rundir.path(run_dir, rundir.STATE), state)
+    rows = rundir.read_log(run_dir)
+    if rows:
+        keys = [k for k in rows[0] if k != "epoch"]
+        history.history = {k: [r.get(k) for r in rows] for k in keys}
+        history.epoch = [r["epoch"] for r in rows]
+    training_curves(rundir.path(run_dir, rundir.LOG), rundir.path(run_dir, rundir.CURVES))

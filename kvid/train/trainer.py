@@ -149,23 +149,9 @@ def fit(model, train_ds, val_ds=None, *, recipe="cpu", epochs=None, run_dir=None
 
 
 def _finish(model, run_dir, history, strategy) -> None:
-    """final.keras, state finished, the whole run's rows in ``history.history`` (on the chief;
-    the .keras format needs no collective ops, so other workers write nothing)."""
-    from kvid.ops import save_model
-
-    if cbmod.is_chief(strategy):
-        save_model(cbmod.float32_twin(model), rundir.path(run_dir, rundir.FINAL))
-        state = rundir.read_state(run_dir)
-        state["finished"] = True
-        rundir.write_json(rundir.path(run_dir, rundir.STATE), state)
-        rows = rundir.read_log(run_dir)
-        if rows:
-            keys = [k for k in rows[0] if k != "epoch"]
-            history.history = {k: [r.get(k) for r in rows] for k in keys}
-            history.epoch = [r["epoch"] for r in rows]
-        from kvid.analysis.plots import training_curves
-
-        training_curves(rundir.path(run_dir, rundir.LOG), rundir.path(run_dir, rundir.CURVES))
+    """final.keras (the float32 twin of a mixed-precision model), state finished, the whole
+    run's rows in ``history.history`` (:func:`kvid.train.callbacks.finish_run`)."""
+    cbmod.finish_run(cbmod.float32_twin(model), run_dir, history, strategy)
 
 
 def _describe(model, recipe, train_ds) -> dict:
