@@ -132,6 +132,7 @@ def run_export_source(args) -> int:
     from kvid.ops import load_model
 
     model = load_model(args.source)
+    clip = _clip_of_model_file(args.source, model)
     if args.to == "int8" and not is_qat(model) and not args.ptq:
         raise KvidError(f"{args.source}: a float model; run `kvid qat` first, or pass --ptq --data D")
     labels = _read_labels(args.labels) if args.labels else None
@@ -139,16 +140,14 @@ def run_export_source(args) -> int:
     if args.ptq:
         if not args.data:
             raise KvidError("--ptq needs --data D for representative clips")
-        from kvid.export.convert import clip_shape
-        from kvid.data.clips import ClipSpec, load_views
+        from kvid.data.clips import load_views
         from kvid.data.layouts import load_dataset
 
-        t, h, _, _ = clip_shape(model)
         dataset = load_dataset(args.data, split="train")
-        spec = ClipSpec(frames=t, size=h)
-        representative = [load_views(path, spec)[0] for path, _ in dataset.items[:64]]
+        representative = [load_views(path, clip.replace(clips=1, crops=1))[0]
+                          for path, _ in dataset.items[:64]]
         labels = labels or dataset.labels
-    result = export_model(model, args.out, mode=args.to, labels=labels,
+    result = export_model(model, args.out, mode=args.to, labels=labels, clip=clip,
                           representative=representative, float_output=args.float_output,
                           allow_float_fallback=args.allow_float_fallback)
     if args.to == "int8":
@@ -158,6 +157,22 @@ def run_export_source(args) -> int:
     _print_result(args, result)
     _android_assets(args, result["path"])
     return _kernels_status(args, result)
+
+
+def _clip_of_model_file(path, model):
+    """The clip spec of a ``.keras`` file: its run's (when it sits in a run directory), else
+    the paper protocol of the preset it is named after."""
+    import os
+
+    from kvid.contract import rundir
+    from kvid.export.convert import clip_shape
+    from kvid.models import clip_spec_for
+
+    folder = os.path.dirname(os.path.abspath(path))
+    t, h, _, _ = clip_shape(model)
+    if rundir.is_run(folder):
+        return rundir.clip_spec(rundir.read_config(folder))
+    return clip_spec_for(model.name, t, h)
 
 
 def _android_assets(args, tflite_path):

@@ -9,7 +9,6 @@ shape is then static: no SHAPE/PACK ops, every tensor rank <= 4.
 
 from __future__ import annotations
 
-import copy
 import os
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from kvid import KvidError
 from kvid.keras import keras, tf
 from kvid.ops import grouped, quantize_scope
+from kvid.ops.rebuild import input_layer, rebuild
 
 MODES = ("int8", "float32", "float16", "dynamic", "int16x8")
 #: modes whose activations are integer (post-training quantisation needs representative clips)
@@ -36,32 +36,11 @@ def clip_shape(model):
 def deploy_model(model):
     """The same model (same weights) taking one clip ``(T, H, W, 3)`` with a static batch."""
     t, h, w, c = clip_shape(model)
-    with quantize_scope():
-        config = copy.deepcopy(model.get_config())
-        input_layers = [layer for layer in config["layers"] if layer["class_name"] == "InputLayer"]
-        if len(input_layers) != 1:
-            raise KvidError(f"{model.name}: expected one clip input, found {len(input_layers)}")
-        input_layers[0]["config"]["batch_input_shape"] = (t, h, w, c)
-        deployed = keras.Model.from_config(config)
-        copy_weights(model, deployed)
-    return deployed
 
+    def static_clip(config):
+        input_layer(config)["config"]["batch_input_shape"] = (t, h, w, c)
 
-def copy_weights(source, target):
-    """Copy weights layer by layer (by layer name).
-
-    tfmot's QuantizeLayer re-creates its range variables twice when built from a config, so a
-    model-level ``set_weights`` does not line up; a variable is matched by its own name
-    within the layer instead (every duplicate gets the value).
-    """
-    for layer in target.layers:
-        src = source.get_layer(layer.name)
-        if len(src.weights) == len(layer.weights):
-            layer.set_weights(src.get_weights())
-            continue
-        values = {w.name.split("/")[-1]: w for w in src.weights}
-        for w in layer.weights:
-            w.assign(values[w.name.split("/")[-1]])
+    return rebuild(model, static_clip)
 
 
 def is_qat(model) -> bool:

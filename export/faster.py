@@ -28,7 +28,6 @@ interpreter, the reference the streaming runtime (kvid.runtime.faster) is checke
 
 from __future__ import annotations
 
-import copy
 import os
 
 import numpy as np
@@ -109,15 +108,15 @@ def calibrate_step(q, data, batches=None):
 
 def step_deploy_model(step):
     """The step with a static batch of 1 on every input, same weights."""
-    with quantize_scope():
-        config = copy.deepcopy(step.get_config())
+    from kvid.ops.rebuild import rebuild
+
+    def batch_of_one(config):
         for layer in config["layers"]:
             if layer["class_name"] == "InputLayer":
                 shape = list(layer["config"]["batch_input_shape"])
                 layer["config"]["batch_input_shape"] = (1, *shape[1:])
-        deployed = keras.Model.from_config(config)
-        convert_mod.copy_weights(step, deployed)
-    return deployed
+
+    return rebuild(step, batch_of_one)
 
 
 def convert_step(step, mode="int8") -> bytes:
@@ -199,11 +198,15 @@ def export_faster(out, expensive, cheap, step, *, clip_frames, clips, pattern, l
         states=[_tensor_spec(step_model.inputs[n], n) for n in fast_gru.step_state_names(step)],
         feature=_tensor_spec(step_model.inputs["feature"], "feature"))
     # the clip side (input, frames, crop) is the clip models'; the output is the step's logits
-    sidecar = metadata.make_sidecar(
+    from kvid.contract import ClipSpec
+    from kvid.contract.sidecar import write_sidecar
+
+    size = int(e_features.inputs[0].shape[-2])
+    sidecar = metadata.sidecar_for(
         paths["expensive"], model_name=model_name or os.path.basename(paths["step"])[:-len(".tflite")],
-        labels=None, sampling={"scheme": "dense", "stride": 1, "clips": spec.clips, "window": None})
-    sidecar.update({"labels": labels, "output": _tensor_spec(logits, "logits"), "faster": spec.to_dict()})
-    sidecar_path = metadata.write_sidecar(paths["step"], sidecar)
+        labels=labels, clip=ClipSpec(scheme="dense", frames=clip_frames, crop=size, clips=spec.clips),
+        output=_tensor_spec(logits, "logits"), faster=spec.to_dict())
+    sidecar_path = write_sidecar(paths["step"], sidecar)
     return {"paths": paths, "audits": audits, "sidecar": sidecar_path,
             "ok": all(a["ok"] for a in audits.values())}
 

@@ -14,11 +14,12 @@ from kvid.export import metadata
 from kvid import KvidError
 
 
-def export_model(model, out, *, mode="int8", model_name=None, labels=None, sampling=None,
-                 resize=None, representative=None, float_output=False,
-                 allow_float_fallback=False) -> dict:
-    """Convert ``model`` to ``out`` (+ sidecar). An int8 export that the audit rejects is
-    refused (KvidError, nothing written) unless ``allow_float_fallback``.
+def export_model(model, out, *, mode="int8", model_name=None, labels=None, clip=None,
+                 representative=None, float_output=False, allow_float_fallback=False) -> dict:
+    """Convert ``model`` to ``out`` (+ sidecar with ``labels`` and ``clip``, the
+    :class:`kvid.contract.ClipSpec` the model was trained and is tested with). An int8 export
+    that the audit rejects is refused (KvidError, nothing written) unless
+    ``allow_float_fallback``.
 
     ``model`` may be a QAT model (int8 with its learned ranges) or a float model (int8 by
     post-training quantisation over ``representative`` clips, or float32/float16/dynamic).
@@ -36,9 +37,8 @@ def export_model(model, out, *, mode="int8", model_name=None, labels=None, sampl
             f"(--allow-float-fallback writes it anyway)"
         )
     path = convert_mod.write(data, out)
-    sidecar = metadata.make_sidecar(path, model_name=model_name or model.name, labels=labels,
-                                    sampling=sampling, resize=resize, mode=mode)
-    metadata.write_sidecar(path, sidecar)
+    sidecar = metadata.write_sidecar_for(path, model_name=model_name or model.name, labels=labels,
+                                         clip=clip, mode=mode)
     return {"path": path, "bytes": len(data), "audit": report, "sidecar": sidecar}
 
 

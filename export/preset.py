@@ -35,7 +35,8 @@ def export_preset(name, out, *, frames=None, size=None, num_classes=None, overri
     report = audit_mod.audit(path, expect="int8" if mode == "int8" else "float")
     from kvid.export import metadata
 
-    metadata.write_sidecar(path, metadata.make_sidecar(path, model_name=name, labels=None, mode=mode))
+    clip = models.get(name).data_protocol(frames=t, size=h).clip
+    metadata.write_sidecar_for(path, model_name=name, clip=clip, mode=mode)
     result = {"path": path, "bytes": len(data), "audit": report}
     if parity_clips:
         from kvid.export.model import parity_on_views

@@ -3,7 +3,7 @@
 ``qat_run`` fine-tunes the run's best model with QAT on the run's own training data and clip
 settings and writes ``RUN/qat.keras``; ``export_run`` converts it (int8) or the float model
 (float32/float16/dynamic, or int8 by PTQ), writes the sidecar with the run's labels and
-sampling, and measures parity on the run's validation views: top-1 of float Keras, QAT Keras
+clip spec (the run's config.json ``"clip"``, unchanged), and measures parity on the run's validation views: top-1 of float Keras, QAT Keras
 and the TFLite file on identical views, and the argmax agreement of TFLite with QAT Keras.
 """
 
@@ -19,7 +19,9 @@ QAT_MODEL = "qat.keras"
 KERNEL_VIEWS = 8  # validation views the int8 file also runs on the reference kernels (slow ones)
 
 
-def _run_paths(run_dir):
+def run_paths(run_dir):
+    """``(config, model path)`` of a run directory: its config.json and its best model (the
+    final one when there is no best yet); KvidError when it is not a run or holds no model."""
     from kvid.contract import rundir
 
     if not rundir.is_run(run_dir):
@@ -34,12 +36,6 @@ def _run_paths(run_dir):
     return config, best
 
 
-def clip_settings(config) -> dict:
-    clip = config["clip"]
-    return {"frames": int(clip["frames"]), "size": int(clip["size"]), "scheme": clip.get("scheme", "dense"),
-            "stride": int(clip.get("stride", 1)), "window": clip.get("window")}
-
-
 def _split(config, which):
     data = config["data"]
     return data.get("val_split") or "val" if which == "val" else data.get("train_split", "train")
@@ -51,7 +47,7 @@ def qat_run(run_dir, *, epochs=2, lr=None, batch=None, out=None, verbose=1) -> s
     from kvid.keras import tf
     from kvid.ops import load_model, save_model
 
-    config, best = _run_paths(run_dir)
+    config, best = run_paths(run_dir)
     seed = int(config.get("seed", 0))
     tf.keras.utils.set_random_seed(seed)
     train = training_clips(config, int(batch or config.get("batch", 8)), seed)
@@ -64,22 +60,23 @@ def training_clips(config, batch, seed):
     """The run's training pipeline (shuffled, augmented clips) as a ``tf.data.Dataset``."""
     from kvid.data.pipeline import make_dataset
 
-    clip = clip_settings(config)
+    from kvid.contract import rundir
+
     data = config["data"]
-    return make_dataset(data["root"], _split(config, "train"), clip["frames"], clip["size"], batch,
-                        training=True, scheme=clip["scheme"], stride=clip["stride"], seed=seed,
-                        window=clip["window"], layout=data.get("layout", "auto"))
+    return make_dataset(data["root"], _split(config, "train"), batch_size=batch, training=True,
+                        clip=rundir.clip_spec(config), seed=seed, layout=data.get("layout", "auto"))
 
 
-def validation_views(config, limit=None):
-    """The run's validation views, stacked: ``(views, labels, labels_list, skipped)``; at
-    most about ``limit``."""
+def validation_views(config, limit=None, split=None):
+    """The run's validation views (one centre view of the run's test clip per video),
+    stacked: ``(views, labels, labels_list, skipped)``; at most about ``limit``. ``split``:
+    those of another split of the run's dataset instead (e.g. ``"test"``)."""
+    from kvid.contract import rundir
     from kvid.data.pipeline import make_eval_views
 
-    clip = clip_settings(config)
     data = config["data"]
-    ds = make_eval_views(data["root"], _split(config, "val"), clip["frames"], clip["size"],
-                         clip["scheme"], clip["stride"], window=clip["window"],
+    clip = rundir.clip_spec(config).replace(clips=1, crops=1)
+    ds = make_eval_views(data["root"], split or _split(config, "val"), clip=clip,
                          layout=data.get("layout", "auto"))
     views, labels = [], []
     for v, y, _ in ds.as_numpy_iterator():
@@ -88,7 +85,7 @@ def validation_views(config, limit=None):
         if limit and len(labels) >= limit:
             break
     if not views:
-        raise KvidError(f"{data['root']}: no readable validation videos")
+        raise KvidError(f"{data['root']}: no readable {split or 'validation'} videos")
     return (np.concatenate(views), np.asarray(labels), ds.kvid_dataset.labels,
             ds.kvid_problems.errors)
 
@@ -98,8 +95,10 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
     from kvid.export.model import export_model, parity_on_views
     from kvid.ops import load_model
 
-    config, best = _run_paths(run_dir)
-    clip = clip_settings(config)
+    from kvid.contract import rundir
+
+    config, best = run_paths(run_dir)
+    clip = rundir.clip_spec(config)
     float_model = load_model(best)
     qat_path = os.path.join(os.fspath(run_dir), QAT_MODEL)
     views = labels = names = None
@@ -118,9 +117,8 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
     from kvid.data.layouts import load_dataset
 
     names = names or load_dataset(config["data"]["root"], _split(config, "train")).labels
-    sampling = {"scheme": clip["scheme"], "stride": clip["stride"], "clips": 1, "window": clip["window"]}
     result = export_model(model, out, mode=mode, model_name=config.get("model"), labels=names,
-                          sampling=sampling, representative=representative,
+                          clip=clip, representative=representative,
                           float_output=float_output, allow_float_fallback=allow_float_fallback)
     if parity:
         keras_models = {"float": float_model}

@@ -27,7 +27,7 @@ DEFAULTS = {
     "video_size": 64,
     "frames": 8,
     "size": 64,
-    "scheme": "segments",
+    "scheme": None,  # the preset's paper protocol (SEVNet: TSN segments)
     "batch": 16,
     "epochs": 20,
     "qat_epochs": 2,
@@ -46,6 +46,8 @@ def add_parsers(sub):
     p.add_argument("--videos-per-class", type=int, default=DEFAULTS["videos_per_class"])
     p.add_argument("--frames", type=int, default=DEFAULTS["frames"])
     p.add_argument("--size", type=int, default=DEFAULTS["size"])
+    p.add_argument("--scheme", default=DEFAULTS["scheme"],
+                   help="temporal sampling (default: the preset's paper protocol, kvid info M)")
     p.add_argument("--redo", choices=STEPS[2:], metavar="STEP",
                    help="run STEP and every later step again, keeping the data and the trained "
                         "run (" + ", ".join(STEPS[2:]) + "); a fresh start is a new --out")
@@ -60,7 +62,7 @@ class Demo:
             "qat_epochs": args.qat_epochs, "classes": args.classes,
             "videos_per_class": args.videos_per_class, "frames": args.frames, "size": args.size,
             "video_frames": DEFAULTS["video_frames"], "video_size": DEFAULTS["video_size"],
-            "scheme": DEFAULTS["scheme"], "batch": DEFAULTS["batch"],
+            "scheme": getattr(args, "scheme", DEFAULTS["scheme"]), "batch": DEFAULTS["batch"],
         }
         self.state_path = os.path.join(self.out, "demo.json")
         self.state = {"config": self.config, "done": {}}
@@ -134,6 +136,11 @@ class Demo:
                            batch=c["batch"], epochs=c["epochs"], small=True, seed=c["seed"],
                            scheme=c["scheme"], val_split="val")
 
+    def _clip(self):
+        from kvid.contract import rundir
+
+        return rundir.clip_spec(rundir.read_config(self.path("run")))
+
     def step_train(self) -> dict:
         from kvid.contract import rundir
         from kvid.train.run import train_run
@@ -176,8 +183,8 @@ class Demo:
         from kvid.contract import rundir
 
         c = self.config
-        ds = make_eval_views(self.state["done"]["data"]["root"], "test", c["frames"], c["size"],
-                             c["scheme"])
+        ds = make_eval_views(self.state["done"]["data"]["root"], "test",
+                             clip=rundir.clip_spec(rundir.read_config(self.path("run"))))
         views, labels = [], []
         for v, y, _ in ds.as_numpy_iterator():
             views.append(v)
@@ -229,8 +236,7 @@ class Demo:
             "## Data", "",
             f"Synthetic videos (`kvid synth`): {c['classes']} classes whose label only temporal order "
             f"reveals, {c['videos_per_class']} videos per class ({c['video_frames']} frames, "
-            f"{c['video_size']} px); clips of {c['frames']} frames ({c['scheme']} sampling) at "
-            f"{c['size']}x{c['size']}. Test split: {ev['videos']} views, {ev['skipped']} unreadable videos.", "",
+            f"{c['video_size']} px); clips: {self._clip().describe()}. Test split: {ev['videos']} views, {ev['skipped']} unreadable videos.", "",
             "## Model", "",
             f"`{c['model']}` small CPU configuration: {info['params']:,} parameters, "
             f"{info['gmacs']:.3f} GMACs per clip.", "",

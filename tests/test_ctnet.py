@@ -147,6 +147,7 @@ def test_permutation_adds_no_macs_or_params():
 # --------------------------------------------------------------------------- export and fit
 
 
+@pytest.mark.e2e
 def test_int8_export_small_config(tmp_path):
     """8 x 64 x 64, ResNet-18 layout at width 16 with one CT-Block (res2_2, C = 16 = 4 x 4):
     fully int8, rank <= 4, SQNR >= 20 dB; each sub-dimension permutation is one int8

@@ -53,7 +53,7 @@ def test_data_check_lists_every_problem(tmp_path, capsys):
     (root / "test.txt").write_text("a/good.avi a\n", encoding="utf-8")
     (root / "labels.txt").write_text("a\nb\n", encoding="utf-8")
 
-    report = check_dataset(str(root), spec=ClipSpec(frames=16, size=8, stride=2))
+    report = check_dataset(str(root), spec=ClipSpec(frames=16, crop=8, stride=2))
     found = {}
     for p in report.problems:
         key = (os.path.basename(p.path), p.severity)

@@ -114,7 +114,7 @@ def test_configuration_errors_are_raised_not_logged_per_video(data, tmp_path):
     with pytest.raises(KvidError, match="resize=20"):
         make_dataset(data, "val", frames=T, size=S, training=False, resize=20)
     with pytest.raises(KvidError, match="scheme='tsn'"):
-        ClipSpec(frames=T, size=S, scheme="tsn")
+        ClipSpec(frames=T, crop=S, scheme="tsn")
     with pytest.raises(KvidError, match="scale"):
         make_dataset(data, "train", frames=T, size=S, training=True, scale=(40, 30))
     only_bad = tmp_path / "bad"

@@ -10,6 +10,8 @@ import pytest
 from kvid.export.audit import audit
 from kvid.cli import main
 
+pytestmark = pytest.mark.e2e  # .ci/run runs these once more with oneDNN on
+
 TINY = ["--classes", "3", "--videos-per-class", "8", "--epochs", "2", "--qat-epochs", "1",
         "--frames", "4", "--size", "32"]
 
@@ -68,3 +70,21 @@ def test_qat_and_export_of_a_run(demo_out, tmp_path, capsys):
         assert "float_top1" in parity
         if name == "qat":  # the int8 file reproduces the QAT Keras model it came from
             assert "qat_top1" in parity and parity["agreement"] >= 0.9
+
+
+@pytest.mark.slow
+def test_one_clip_spec_from_config_to_sidecar_to_runtime(demo_out):
+    """The run's config.json clip spec travels unchanged into the sidecar and the runtime."""
+    from kvid.contract import ClipSpec, rundir
+    from kvid.contract.sidecar import read_sidecar
+    from kvid.models import get
+    from kvid.runtime import VideoClassifier
+
+    config = rundir.read_config(os.path.join(demo_out, "run"))
+    expected = get("sevnet_g8").data_protocol(frames=4, size=32).clip.resolved()
+    assert ClipSpec.from_dict(config["clip"]) == expected  # the paper protocol (TSN segments)
+    assert config["protocol"]["dataset"] == "Something-Something V1/V2"
+    for mode in ("int8", "float32"):
+        path = os.path.join(demo_out, f"model_{mode}.tflite")
+        assert read_sidecar(path)["clip"] == config["clip"]
+        assert VideoClassifier(path).clip == expected

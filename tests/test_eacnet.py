@@ -174,6 +174,7 @@ def test_ate_starts_as_temporal_average():
 # --------------------------------------------------------------------------- export and fit
 
 
+@pytest.mark.e2e
 def test_int8_export_small_config(tmp_path):
     """8 x 64 x 64, ResNet-18-layout width 16: fully int8, rank <= 4, SQNR >= 20 dB; the MGTE's
     |X_2t - X_2t+1| is int8 SUB + ABS, the broadcast mean int8 TILE."""

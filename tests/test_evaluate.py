@@ -92,7 +92,7 @@ def test_keras_and_tflite_score_identical_multi_views(models_and_data, tmp_path)
     assert rk["top1"] == rt["top1"] and rk["mean_class_acc"] == rt["mean_class_acc"]
     # the views are kvid.data's test views: clip-major, scored one by one and averaged
     ds = load_dataset(data, "test")
-    spec = ClipSpec(frames=T, size=S, scheme="dense", stride=2, clips=2, crops=3)
+    spec = ClipSpec(frames=T, crop=S, scheme="dense", stride=2, clips=2, crops=3)
     path, label = ds.items[0]
     want = model.predict(load_views(path, spec), verbose=0)
     np.testing.assert_allclose(sk[0], want, rtol=1e-4, atol=1e-5)

@@ -44,6 +44,7 @@ def test_info_json_counts_params_and_macs(capsys):
     assert stem["macs"] == 8 * 16 * 16 * 8 * (3 * 3 * 3)
 
 
+@pytest.mark.e2e
 def test_export_and_audit_opscheck_int8(tmp_path, capsys):
     out = tmp_path / "ops.tflite"
     code, text, _ = _run_cli(capsys, "export", "--model", "opscheck", "--frames", "8", "--size", "32",

@@ -151,6 +151,7 @@ def test_inflate_refuses_other_architectures():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_int8_export_small_config(tmp_path):
     """4 fibers, widths 16..128, an identity unit in conv2: fully int8. Every pre-activation
     BN+ReLU that follows a sum lowers to one int8 DEPTHWISE_CONV_2D (the rest fold into the

@@ -24,6 +24,14 @@ def test_two_commands_and_ci_runs_the_test_command():
         assert 'python3 -m pip install -e ".[dev]" && python3 -m pytest -q' in fh.read()
 
 
+def test_ci_covers_both_tensorflow_kernel_families():
+    with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as fh:
+        ci = fh.read()
+    command = ci.index('python3 -m pip install -e ".[dev]" && python3 -m pytest -q')
+    assert -1 < ci.index("export TF_ENABLE_ONEDNN_OPTS=0") < command  # the suite on Eigen kernels
+    assert ci.index("TF_ENABLE_ONEDNN_OPTS=1 python3 -m pytest -q -m e2e") > command  # then oneDNN
+
+
 @pytest.mark.slow
 def test_python_example_runs(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", readme(), re.S)

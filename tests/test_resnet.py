@@ -190,7 +190,7 @@ def _random_keras_resnet50(path, size):
     return ref
 
 
-def test_imagenet_weights_reproduce_keras_resnet50(tmp_path):
+def test_imagenet_weights_reproduce_keras_resnet50(tmp_path, capsys):
     """Loaded into C2D with the stride where Keras has it, the backbone computes exactly what
     keras.applications.ResNet50 computes on each (caffe-preprocessed) frame."""
     size, frames = 64, 2
@@ -206,7 +206,10 @@ def test_imagenet_weights_reproduce_keras_resnet50(tmp_path):
 
     # The default (stride in the 3x3) loads the same 53 convs; CT-Net's replaced 3x3s are skipped.
     default = models.build("c2d_r50", frames=frames, size=size, num_classes=3)
+    capsys.readouterr()
     assert len(resnet.load_imagenet_weights(default, path)) == 53
+    note = capsys.readouterr().err  # said once: the weights were trained striding in the 1x1
+    assert note.count("kvid: note:") == 1 and "stride_in='1x1'" in note
     np.testing.assert_array_equal(default.get_layer("res4_2__conv_b").kernel.numpy(),
                                   ref.get_layer("conv4_block2_2_conv").kernel.numpy())
     ct = models.build("ctnet_r50", frames=frames, size=size, num_classes=3, ct_blocks=1)

@@ -11,6 +11,8 @@ from kvid.export.preset import export_preset
 from kvid.data.synth import write_synthetic
 from tensorflow_blocked import BLOCK_TF
 
+pytestmark = pytest.mark.e2e  # .ci/run runs these once more with oneDNN on
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):

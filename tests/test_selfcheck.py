@@ -3,6 +3,7 @@ temporal task, goes through QAT and full-integer conversion, passes the audit, a
 TFLite file reproduces the QAT Keras model."""
 
 import numpy as np
+import pytest
 
 from kvid.export.audit import audit
 from kvid.export.convert import convert, write
@@ -10,6 +11,8 @@ from kvid.runtime.agreement import sqnr_db
 from kvid import models, ops
 from kvid.keras import keras, tf
 from kvid.runtime import ClipModel
+
+pytestmark = pytest.mark.e2e  # .ci/run runs these once more with oneDNN on
 
 T, S = 8, 32
 DIRECTIONS = [(0, 1), (0, -1), (1, 0), (-1, 0)]  # right, left, down, up

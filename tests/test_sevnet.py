@@ -193,6 +193,7 @@ EXPORT_CASES = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(EXPORT_CASES))
+@pytest.mark.e2e
 def test_int8_export_small_config(case, tmp_path):
     name, overrides = EXPORT_CASES[case]
     result = export_small(name, tmp_path / f"{case}.tflite", depths=(2, 1, 1, 1),

@@ -19,6 +19,7 @@ def add_parsers(sub):
                    help="model option override (repeatable)")
     p.add_argument("--small", action="store_true",
                    help="the preset's small CPU configuration (what kvid demo and the tests train)")
+    p.add_argument("--protocol", help="show this alternative data protocol (default: the preset's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_info, needs="train")
 
@@ -56,9 +57,13 @@ def run_info(args) -> int:
         if (r.frames, r.size, r.num_classes) == (kwargs["frames"], kwargs["size"], kwargs["num_classes"])
         and not overrides
     ]
+    preset = get(args.model)
+    protocol = preset.data_protocol(args.protocol, frames=kwargs["frames"], size=kwargs["size"])
     if args.json:
         print(json.dumps({"model": args.model, "frames": kwargs["frames"], "size": kwargs["size"],
-                          "classes": kwargs["num_classes"], **result, "paper": refs}, indent=2))
+                          "classes": kwargs["num_classes"], **result, "paper": refs,
+                          "protocol": protocol.to_dict(),
+                          "protocols": ["default", *sorted(preset.protocols)]}, indent=2))
         return 0
     print(f"{args.model}: {kwargs['frames']}x{kwargs['size']}x{kwargs['size']}, "
           f"{kwargs['num_classes']} classes")
@@ -73,4 +78,7 @@ def run_info(args) -> int:
         if r["gmacs"] is not None:
             paper.append(f"{r['gmacs']} GMACs ({result['gmacs'] / r['gmacs'] - 1:+.1%})")
         print(f"paper ({r['source']}): " + ", ".join(paper))
+    print(protocol.describe())
+    if preset.protocols:
+        print(f"  other protocols (--protocol): {', '.join(sorted(preset.protocols))}")
     return 0

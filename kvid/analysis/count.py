@@ -11,7 +11,6 @@ included, BN moving statistics and the frozen input normalisation excluded.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 
@@ -26,21 +25,20 @@ def block_of(layer_name: str) -> str:
 
 
 def _static_model(model):
-    from kvid.ops import quantize_scope
+    """``model`` with a static batch of 1 (the counter needs static shapes)."""
+    from kvid.ops.rebuild import rebuild
 
-    config = copy.deepcopy(model.get_config())
-    changed = False
-    for layer in config.get("layers", []):
-        if layer["class_name"] == "InputLayer":
-            shape = list(layer["config"]["batch_input_shape"])
-            if shape[0] is None:
-                shape[0] = 1
-                layer["config"]["batch_input_shape"] = tuple(shape)
-                changed = True
-    if not changed:
+    if all(shape[0] is not None for shape in (tuple(t.shape) for t in model.inputs)):
         return model
-    with quantize_scope():
-        return keras.Model.from_config(config)
+
+    def batch_of_one(config):
+        for layer in config.get("layers", []):
+            if layer["class_name"] == "InputLayer":
+                shape = list(layer["config"]["batch_input_shape"])
+                shape[0] = 1 if shape[0] is None else shape[0]
+                layer["config"]["batch_input_shape"] = tuple(shape)
+
+    return rebuild(model, batch_of_one, weights=False)
 
 
 def _unwrap(layer):

@@ -96,7 +96,7 @@ class OutputQuantizeConfigV2(OutputQuantizeConfig):
     Concatenate (the concat quantizes) by setting ``quantize_output = False`` and patching
     ``get_output_quantizers``; the patch is lost when the QAT model is rebuilt from its config
     (export's deploy model), which then has range variables the trained model lacks
-    (KeyError 'output_min:0' in kvid.export.convert.copy_weights). Here the flag is an argument
+    (KeyError 'output_min:0' in kvid.ops.rebuild.copy_weights). Here the flag is an argument
     and part of ``get_config``, as in tfmot's own Default8BitQuantizeConfig.
     """
 

@@ -18,9 +18,13 @@ Schemes (``T`` = ``frames``):
   uniformly placed clips at test (FASTER's clip models; R(2+1)D).
 - ``consecutive`` - ``T`` frames evenly from a window of ``window`` consecutive frames (SEVNet
   on Kinetics: 16 of 64).
-- ``random_rate`` - EAC-Net: in training ``T`` frames at a random frame rate (stride) at a
+- ``random_rate`` - EAC-Net: in training ``T`` frames at a random frame rate (stride ``r``
+  uniform in ``1 .. (n - 1) // (T - 1)``, every rate at which the clip fits the video) at a
   random start; at test ``T`` frames evenly over the whole video (the ``segments`` test
   formula).
+
+``ClipSpec()`` (dense, 8 frames, 112 px) is the one default where nothing says otherwise;
+each preset of the zoo names its paper's spec (``kvid.models.get(name).protocol``).
 
 Only the Python standard library is imported here (no TensorFlow, no other kvid layer).
 """
@@ -42,18 +46,19 @@ def default_resize(crop: int) -> int:
     return (16 * int(crop) + 7) // 14
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ClipSpec:
     """What a clip is: ``frames`` x ``crop`` x ``crop``, sampled by ``scheme`` (module text).
 
     ``resize``: the test-time short side (None: ``crop`` for three crops, else
     ``round(crop * 8 / 7)``; :attr:`test_resize` resolves it); ``scale``: training short-side
-    range ``(a, b)`` (None: ``(crop, round(crop * 8 / 7))``); ``flip``: random horizontal flips
+    range ``(a, b)`` (None: ``(crop, round(crop * 8 / 7))``; a draw below ``crop`` is raised to
+    it, as EAC-Net's 215..345 for 224 crops needs); ``flip``: random horizontal flips
     in training (off by default: direction-dependent labels). ``window``: ``K`` of the
     ``consecutive`` scheme (None: ``frames * stride``).
     """
 
-    scheme: str = "segments"
+    scheme: str = "dense"
     frames: int = 8
     stride: int = 1
     window: int | None = None
@@ -84,8 +89,6 @@ class ClipSpec:
             scale = tuple(_check_int("scale", v, 1) for v in scale)
             if scale[0] > scale[1]:
                 raise KvidError(f"scale={list(scale)}: expected [a, b] with 1 <= a <= b")
-            if scale[0] < self.crop:
-                raise KvidError(f"scale={list(scale)}: the short side must be at least the crop size {self.crop}")
             object.__setattr__(self, "scale", scale)
         if not isinstance(self.flip, bool):
             raise KvidError(f"flip={self.flip!r}: must be true or false")
@@ -117,6 +120,11 @@ class ClipSpec:
             return self.frames * self.stride if self.window is None else self.window
         return (self.frames - 1) * self.stride + 1
 
+    def resolved(self) -> "ClipSpec":
+        """The same spec with ``resize`` filled in (what config.json and the sidecar store, so
+        that the runtime and the phone do no default arithmetic of their own)."""
+        return dataclasses.replace(self, resize=self.test_resize)
+
     def replace(self, **changes) -> "ClipSpec":
         """A copy with ``changes`` (None values are ignored: "not given")."""
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -124,6 +132,19 @@ class ClipSpec:
         if unknown:
             raise KvidError(f"clip spec: unknown field(s) {', '.join(unknown)} (known: {', '.join(FIELDS)})")
         return dataclasses.replace(self, **changes)
+
+    def at(self, *, frames: int | None = None, crop: int | None = None) -> "ClipSpec":
+        """The same protocol for another clip length and crop: the test short side and the
+        training short-side range keep their ratio to the crop (a paper's 256 -> 224 test view
+        becomes 73 -> 64 at 64 px)."""
+        if crop is None or int(crop) == self.crop:
+            return self.replace(frames=frames)
+        crop = int(crop)
+        ratio = crop / self.crop
+        resize = None if self.resize is None else max(crop, round(self.resize * ratio))
+        scale = None if self.scale is None else tuple(max(1, round(v * ratio)) for v in self.scale)
+        return dataclasses.replace(self, frames=int(frames or self.frames), crop=crop, resize=resize,
+                                   scale=scale)
 
     def describe(self) -> str:
         """One line for headers: ``segments 8 frames, 1 clip x 1 crop, test 73 -> 64``."""

@@ -23,6 +23,7 @@ import json
 import os
 
 from kvid import KvidError
+from kvid.contract.clip import ClipSpec
 
 CONFIG = "config.json"
 STATE = "state.json"
@@ -136,3 +137,15 @@ def model_file(run_dir) -> str:
         if os.path.isfile(file):
             return file
     raise KvidError(f"{run_dir}: the run has no model yet (no {BEST} or {FINAL})")
+
+
+def clip_spec(config: dict, where: str = CONFIG) -> ClipSpec:
+    """The clip spec a run trained with (``config["clip"]``). Runs written before the contract
+    stored ``{"frames", "size", "scheme", "stride", "window", "scale", "flip"}``; they read the
+    same (``size`` is the crop, the test views were one centre crop)."""
+    clip = dict(config.get("clip") or {})
+    if "size" in clip and "crop" not in clip:
+        clip["crop"] = clip.pop("size")
+        clip.setdefault("scheme", "segments")  # the TrainConfig default of that version
+    return ClipSpec.from_dict({k: v for k, v in clip.items() if v is not None or k == "window"},
+                              f"{where}: clip")

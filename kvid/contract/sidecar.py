@@ -43,7 +43,8 @@ def sidecar_path(tflite_path) -> str:
 
 
 def make_sidecar(*, model: str, labels, clip: ClipSpec, input_tensor: dict, output_tensor: dict,
-                 mode: str = "int8", faster: dict | None = None, extra: dict | None = None) -> dict:
+                 mode: str = "int8", faster: dict | None = None, extra: dict | None = None,
+                 where: str = "sidecar") -> dict:
     """A validated version-2 sidecar. ``input_tensor``/``output_tensor``: ``{"name", "shape",
     "dtype", "scale", "zero_point"}`` (scale/zero point None for float tensors)."""
     t, h, w = (int(d) for d in input_tensor["shape"][:3])
@@ -51,12 +52,12 @@ def make_sidecar(*, model: str, labels, clip: ClipSpec, input_tensor: dict, outp
         "format": FORMAT, "version": VERSION, "kvid_version": __version__,
         "model": model, "mode": mode, "labels": list(labels),
         "frames": t, "height": h, "width": w,
-        "clip": clip.to_dict() | {"resize": clip.test_resize},
+        "clip": clip.resolved().to_dict(),
         "input": dict(input_tensor), "output": dict(output_tensor),
         "faster": faster,
     }
     sidecar.update(extra or {})
-    return validate_sidecar(sidecar, "sidecar")
+    return validate_sidecar(sidecar, where)
 
 
 def validate_sidecar(data, where: str) -> dict:
@@ -75,7 +76,7 @@ def validate_sidecar(data, where: str) -> dict:
         raise KvidError(f"{where}: sidecar lacks {', '.join(missing)}")
     out = dict(data)
     clip = ClipSpec.from_dict(data["clip"], f"{where}: clip")
-    out["clip"] = clip.to_dict() | {"resize": clip.test_resize}
+    out["clip"] = clip.resolved().to_dict()
     for key in ("frames", "height", "width"):
         if not isinstance(out[key], int) or out[key] < 1:
             raise KvidError(f"{where}: {key}={out[key]!r} must be a positive integer")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kvid.data import layouts
-from kvid.data.clips import ClipSpec, ProblemLog, open_video, safely
+from kvid.contract import ClipSpec
+from kvid.data.clips import ProblemLog, open_video, safely
 from kvid.data.layouts import Problem
 
 
@@ -46,7 +47,7 @@ class CheckReport:
 
 def check_dataset(root, splits=None, spec: ClipSpec | None = None, layout: str = "auto") -> CheckReport:
     """Load every split of ``root`` (or ``splits``) and decode every video it lists."""
-    spec = spec or ClipSpec(frames=8, size=112)
+    spec = spec or ClipSpec()
     report = CheckReport(str(root))
     log = ProblemLog(echo=False)  # the report prints them
     checked, seen = set(), []

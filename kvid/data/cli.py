@@ -69,9 +69,9 @@ def _synth(args) -> int:
 
 def _check(args) -> int:
     from kvid.data.check import check_dataset
-    from kvid.data.clips import ClipSpec
+    from kvid.contract import ClipSpec
 
-    spec = ClipSpec(frames=args.frames, size=1, scheme=args.scheme, stride=args.stride)
+    spec = ClipSpec(frames=args.frames, crop=1, scheme=args.scheme, stride=args.stride)
     report = check_dataset(args.root, args.split, spec, layout=args.layout)
     for line in report.lines():
         print(line)

@@ -3,8 +3,8 @@
 This is the per-video work the tf.data pipeline runs in parallel, kept free of TensorFlow
 so that ``kvid data check`` and TFLite evaluation without TensorFlow use the very same code:
 
-- ``ClipSpec``: frames ``T``, crop size ``S``, temporal scheme (``kvid.data.sampling``) and
-  spatial views (``kvid.data.transforms``);
+- ``ClipSpec`` (:mod:`kvid.contract.clip`, re-exported here): frames ``T``, crop size ``S``,
+  temporal scheme (``kvid.data.sampling``) and spatial views (``kvid.data.transforms``);
 - ``load_clip(path, spec, rng)``: one random training clip ``float32 (T, S, S, 3)``;
 - ``load_views(path, spec)``: every test view, ``float32 (clips * crops, T, S, S, 3)``, clip-major
   (view ``v`` is temporal clip ``v // crops``, spatial crop ``v % crops``);
@@ -17,65 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from kvid import KvidError
+from kvid.contract.clip import ClipSpec
 from kvid.data import sampling, transforms
 from kvid.data.layouts import Problem
 from kvid.data.video import VideoReader
 
 log = logging.getLogger("kvid.data")
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """What a clip is: ``frames`` x ``size`` x ``size``, how it is sampled and cropped.
-
-    ``scheme``/``stride``/``window``/``clips``: see ``kvid.data.sampling``. ``crops``: 1, 3, 5 or
-    10 test views; ``resize``: test-time short side (default per view mode, see
-    ``kvid.data.transforms``); ``scale``: training short-side range ``(a, b)``; ``flip``:
-    random horizontal flips at training (off by default: direction-dependent labels).
-    """
-
-    frames: int
-    size: int
-    scheme: str = "dense"
-    stride: int = 1
-    window: int | None = None
-    clips: int = 1
-    crops: int = 1
-    resize: int | None = None
-    scale: tuple[int, int] | None = None
-    flip: bool = False
-
-    def __post_init__(self):
-        if self.scheme not in sampling.SCHEMES:
-            raise KvidError(f"scheme={self.scheme!r}: choose from {', '.join(sampling.SCHEMES)}")
-        if self.crops not in transforms.TEST_CROPS:
-            raise KvidError(f"crops={self.crops}: must be one of {sorted(transforms.TEST_CROPS)}")
-        for name in ("frames", "size", "stride", "clips"):
-            if int(getattr(self, name)) < 1:
-                raise KvidError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.resize is not None and self.resize < self.size:
-            raise KvidError(f"resize={self.resize}: must be at least the crop size {self.size}")
-        if self.scale is not None and not 1 <= self.scale[0] <= self.scale[1]:
-            raise KvidError(f"scale={tuple(self.scale)}: expected (a, b) with 1 <= a <= b")
-
-    @property
-    def views(self) -> int:
-        return self.clips * self.crops
-
-    @property
-    def span(self) -> int:
-        return sampling.clip_span(self.frames, self.scheme, stride=self.stride, window=self.window)
-
-    def indices(self, num_frames: int, clip_index: int = 0, rng=None) -> np.ndarray:
-        return sampling.sample_indices(
-            num_frames, self.frames, self.scheme, stride=self.stride, clips=self.clips,
-            clip_index=clip_index, training=rng is not None, rng=rng, window=self.window,
-        )
 
 
 class ProblemLog:
@@ -131,25 +82,25 @@ def open_video(path: str, spec: ClipSpec, problems: ProblemLog | None) -> VideoR
 
 def note_short(problems: ProblemLog, path: str, num_frames: int, spec: ClipSpec) -> None:
     """Record (as a warning) that a video is shorter than a clip and how it is filled."""
-    how = "looped" if spec.scheme == "dense" else "frames repeated"
+    how = "looped" if spec.scheme == "dense" else "frames repeated"  # (kvid.data.sampling)
     problems.add(path, f"{num_frames} frames, shorter than a clip ({spec.span}): {how}", "warning")
 
 
 def load_clip(path: str, spec: ClipSpec, rng: np.random.Generator, problems: ProblemLog | None = None) -> np.ndarray:
     """One random training clip of the video at ``path``: ``float32 (T, S, S, 3)``."""
     with open_video(path, spec, problems) as reader:
-        frames = reader.read(spec.indices(reader.num_frames, rng=rng))
-    return transforms.train_view(frames, spec.size, rng, scale=spec.scale, flip=spec.flip)
+        frames = reader.read(sampling.clip_indices(spec, reader.num_frames, rng=rng))
+    return transforms.train_view(frames, spec.crop, rng, scale=spec.scale, flip=spec.flip)
 
 
 def load_views(path: str, spec: ClipSpec, problems: ProblemLog | None = None) -> np.ndarray:
     """All ``clips x crops`` test views of the video: ``float32 (V, T, S, S, 3)``, clip-major."""
     with open_video(path, spec, problems) as reader:
-        idx = [spec.indices(reader.num_frames, clip_index=k) for k in range(spec.clips)]
+        idx = [sampling.clip_indices(spec, reader.num_frames, clip_index=k) for k in range(spec.clips)]
         frames = reader.read(np.concatenate(idx))
     t = spec.frames
     views = [
-        transforms.eval_views(frames[k * t : (k + 1) * t], spec.size, crops=spec.crops, resize=spec.resize)
+        transforms.eval_views(frames[k * t : (k + 1) * t], spec.crop, crops=spec.crops, resize=spec.test_resize)
         for k in range(spec.clips)
     ]
     return np.concatenate(views)

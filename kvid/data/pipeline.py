@@ -32,7 +32,8 @@ from kvid import KvidError
 from kvid.data import clips as clipmod
 from kvid.data.clips import ClipSpec, ProblemLog
 from kvid.data.layouts import Dataset, load_dataset
-from kvid.data.transforms import default_resize, train_view
+from kvid.data.sampling import clip_indices
+from kvid.data.transforms import train_view
 from kvid.keras import tf
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -41,29 +42,35 @@ AUTOTUNE = tf.data.AUTOTUNE
 def make_dataset(
     dataset_or_root,
     split: str = "train",
-    frames: int = 8,
-    size: int = 112,
+    frames: int | None = None,
+    size: int | None = None,
     batch_size: int = 8,
     training: bool = True,
-    scheme: str = "dense",
-    stride: int = 1,
-    clips: int = 1,
-    crops: int = 1,
+    scheme: str | None = None,
+    stride: int | None = None,
+    clips: int | None = None,
+    crops: int | None = None,
     seed: int | None = None,
     cache: bool | str = False,
     *,
+    clip: ClipSpec | None = None,
     window: int | None = None,
     scale: tuple[int, int] | None = None,
     resize: int | None = None,
-    flip: bool = False,
+    flip: bool | None = None,
     shuffle: bool | None = None,
     drop_remainder: bool = False,
     problems: ProblemLog | None = None,
     layout: str = "auto",
 ) -> tf.data.Dataset:
-    """Batches of ``(clip, label)`` from a dataset (a ``Dataset``, or a root for ``load_dataset``)."""
+    """Batches of ``(clip, label)`` from a dataset (a ``Dataset``, or a root for ``load_dataset``).
+
+    The clip is ``clip`` (a :class:`ClipSpec`; default ``ClipSpec()``) with the fields given
+    here replacing its own (``size`` is the crop).
+    """
     ds_info = _as_dataset(dataset_or_root, split, layout)
-    spec = ClipSpec(frames, size, scheme, stride, window, clips, crops, resize, scale, flip)
+    spec = clip_spec(clip, frames=frames, crop=size, scheme=scheme, stride=stride, window=window,
+                     clips=clips, crops=crops, resize=resize, scale=scale, flip=flip)
     problems = problems if problems is not None else ProblemLog()
     problems.extend(ds_info.problems)
     if training:
@@ -80,13 +87,14 @@ def make_dataset(
 def make_eval_views(
     dataset_or_root,
     split: str = "test",
-    frames: int = 8,
-    size: int = 112,
-    scheme: str = "dense",
-    stride: int = 1,
-    clips: int = 1,
-    crops: int = 1,
+    frames: int | None = None,
+    size: int | None = None,
+    scheme: str | None = None,
+    stride: int | None = None,
+    clips: int | None = None,
+    crops: int | None = None,
     *,
+    clip: ClipSpec | None = None,
     window: int | None = None,
     resize: int | None = None,
     cache: bool | str = False,
@@ -99,7 +107,8 @@ def make_eval_views(
     so skipped videos show as gaps. The caller averages the ``V`` predictions.
     """
     ds_info = _as_dataset(dataset_or_root, split, layout)
-    spec = ClipSpec(frames, size, scheme, stride, window, clips, crops, resize)
+    spec = clip_spec(clip, frames=frames, crop=size, scheme=scheme, stride=stride, window=window,
+                     clips=clips, crops=crops, resize=resize)
     problems = problems if problems is not None else ProblemLog()
     problems.extend(ds_info.problems)
     data = _eval_views(ds_info, spec, problems)
@@ -109,6 +118,11 @@ def make_eval_views(
 
 
 # -- building blocks ---------------------------------------------------------------------------
+def clip_spec(clip: ClipSpec | None = None, **fields) -> ClipSpec:
+    """``clip`` (default ``ClipSpec()``) with the given (not None) ``fields`` replaced."""
+    return (clip if clip is not None else ClipSpec()).replace(**fields)
+
+
 def _as_dataset(dataset_or_root, split: str, layout: str) -> Dataset:
     ds = dataset_or_root
     if not isinstance(ds, Dataset):
@@ -134,7 +148,7 @@ def _items(ds_info: Dataset):
 
 def _training_clips(ds_info: Dataset, spec: ClipSpec, seed, cache, shuffle: bool, problems: ProblemLog):
     paths, labels = _items(ds_info)
-    t, s = spec.frames, spec.size
+    t, s = spec.frames, spec.crop
     n = len(paths)
     deterministic = seed is not None
     index = tf.data.Dataset.range(n)
@@ -146,7 +160,7 @@ def _training_clips(ds_info: Dataset, spec: ClipSpec, seed, cache, shuffle: bool
         return _result(clip, (t, s, s, 3), np.float32, labels[i])
 
     if cache is not False:
-        short = max(spec.scale[1] if spec.scale else default_resize(s), s)
+        short = max(spec.train_scale[1], s)
 
         def decode(i):
             i = int(i)
@@ -157,7 +171,7 @@ def _training_clips(ds_info: Dataset, spec: ClipSpec, seed, cache, shuffle: bool
 
         def augment(video, r):
             rng = np.random.default_rng([int(r) & 0xFFFFFFFF])
-            idx = spec.indices(len(video), rng=rng)
+            idx = clip_indices(spec, len(video), rng=rng)
             return train_view(video[idx], s, rng, scale=spec.scale, flip=spec.flip)
 
         videos = index.map(
@@ -187,7 +201,7 @@ def _training_clips(ds_info: Dataset, spec: ClipSpec, seed, cache, shuffle: bool
 
 def _eval_views(ds_info: Dataset, spec: ClipSpec, problems: ProblemLog):
     paths, labels = _items(ds_info)
-    shape = (spec.views, spec.frames, spec.size, spec.size, 3)
+    shape = (spec.views, spec.frames, spec.crop, spec.crop, 3)
 
     def load(i):
         i = int(i)

@@ -35,6 +35,14 @@ Schemes (``T`` = ``frames``, ``N`` = ``clips``, ``k`` = ``clip_index``):
     follow ``dense`` with ``span = K`` (random at training; ``N`` uniform starts at test).
     Videos shorter than the window (``num_frames < K``) shrink the window to the whole video
     (frames repeat in order when ``num_frames < T``), again keeping temporal order.
+
+``random_rate`` - EAC-Net ("we first sample 32 frames at random rate from a video"; "32 frames
+    are first evenly sampled from a video" at inference). Training: a rate ``r`` uniform in
+    ``[1, r_max]`` with ``r_max = max(1, (num_frames - 1) // (T - 1))`` (every rate at which
+    ``T`` frames ``r`` apart fit the video), then a uniformly random start in
+    ``[0, num_frames - ((T - 1) * r + 1)]``. Test: exactly the ``segments`` test formula (``T``
+    frames evenly over the whole video; ``N`` clips at fractions ``(k + 0.5) / N`` of each
+    segment). Short videos (``num_frames < T``) are stretched as ``segments`` does.
 """
 
 from __future__ import annotations
@@ -42,8 +50,7 @@ from __future__ import annotations
 import numpy as np
 
 from kvid import KvidError
-
-SCHEMES = ("segments", "dense", "consecutive")
+from kvid.contract.clip import SCHEMES, ClipSpec
 
 
 def sample_indices(
@@ -77,8 +84,15 @@ def sample_indices(
         raise KvidError(f"clip_index={clip_index}: must be below clips={clips}")
     if training and rng is None:
         rng = np.random.default_rng()
-    if scheme == "segments":
+    if scheme == "segments" or (scheme == "random_rate" and not training):
         return _segments(num_frames, frames, clips, clip_index, rng if training else None)
+    if scheme == "random_rate":
+        if num_frames < frames or frames == 1:
+            return _segments(num_frames, frames, 1, 0, rng)
+        rate = int(rng.integers(1, max(1, (num_frames - 1) // (frames - 1)) + 1))
+        span = (frames - 1) * rate + 1
+        start = int(rng.integers(0, num_frames - span + 1))
+        return start + np.arange(frames, dtype=np.int64) * rate
     if scheme == "dense":
         span = (frames - 1) * stride + 1
         if num_frames < span:  # loop short videos from frame 0
@@ -95,12 +109,16 @@ def sample_indices(
 
 
 def clip_span(frames: int, scheme: str, *, stride: int = 1, window: int | None = None) -> int:
-    """How many raw frames one clip covers; videos shorter than this are looped or stretched."""
-    if scheme == "segments":
-        return frames
-    if scheme == "consecutive":
-        return frames * stride if window is None else window
-    return (frames - 1) * stride + 1
+    """How many raw frames one clip covers (:attr:`kvid.contract.clip.ClipSpec.span`)."""
+    return ClipSpec(frames=frames, scheme=scheme, stride=stride, window=window).span
+
+
+def clip_indices(spec: ClipSpec, num_frames: int, clip_index: int = 0,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+    """Frame indices of one clip as ``spec`` says: test clip ``clip_index`` of ``spec.clips``, or
+    a random training clip when ``rng`` is given."""
+    return sample_indices(num_frames, spec.frames, spec.scheme, stride=spec.stride, clips=spec.clips,
+                          clip_index=clip_index, training=rng is not None, rng=rng, window=spec.window)
 
 
 def _segments(n: int, t: int, clips: int, k: int, rng: np.random.Generator | None) -> np.ndarray:

@@ -57,13 +57,8 @@ import cv2
 import numpy as np
 
 from kvid import KvidError
+from kvid.contract.clip import TEST_CROPS, default_resize
 
-TEST_CROPS = {1: "center", 3: "three", 5: "five", 10: "ten"}
-
-
-def default_resize(crop: int) -> int:
-    """``round(crop * 8 / 7)`` in integers (never a tie for integer crops)."""
-    return (16 * int(crop) + 7) // 14
 
 
 def resized_shape(h: int, w: int, short: int) -> tuple[int, int]:

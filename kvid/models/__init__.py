@@ -6,7 +6,8 @@ uncompiled Keras model (DESIGN.md, "Registry and presets"); ``kvid models`` list
 
 import importlib
 
-from kvid.models.registry import Preset, Reference, build, get, options, parse_overrides, presets, register
+from kvid.models.registry import (Preset, Reference, build, clip_spec_for, get, options, parse_overrides,
+                                  presets, register)
 
 # Each module registers its presets when imported.
 MODEL_MODULES = (
@@ -26,4 +27,5 @@ for _module in MODEL_MODULES:
         if _exc.name != _module:
             raise
 
-__all__ = ["Preset", "Reference", "build", "get", "options", "parse_overrides", "presets", "register"]
+__all__ = ["Preset", "Reference", "build", "clip_spec_for", "get", "options", "parse_overrides", "presets",
+           "register"]

@@ -6,6 +6,10 @@ the preset's defaults, the standard arguments and the user's overrides, and call
 Builders have the signature ``builder(num_classes, frames, size, **options) -> keras.Model``
 and return an uncompiled functional model: input ``clip`` ``(B, T, H, W, 3)`` raw RGB 0..255,
 output logits ``(B, num_classes)``.
+
+Every preset also carries its paper's data protocol (``Preset.protocol``: clip sampler, crops,
+test views and training recipe; :mod:`kvid.models.protocols`), which ``kvid train``,
+``kvid evaluate``, ``kvid export`` and ``kvid demo`` use unless a flag overrides it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import inspect
 from typing import Callable
 
 from kvid import KvidError
+from kvid.contract.protocol import Protocol
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +44,24 @@ class Preset:
     description: str = ""
     references: tuple = ()
     small: dict = dataclasses.field(default_factory=dict)  # a CPU-trainable config
+    protocol: Protocol | None = None  # the paper's data protocol at the preset's input
+    protocols: dict = dataclasses.field(default_factory=dict)  # named alternatives
+
+    def data_protocol(self, name: str | None = None, *, frames: int | None = None,
+                      size: int | None = None, small: bool = False) -> Protocol:
+        """The protocol ``name`` (None: the default) at ``frames`` x ``size`` (None: the
+        preset's input, or its small CPU config's with ``small``)."""
+        if name is None or name == "default":
+            protocol = self.protocol
+        elif name in self.protocols:
+            protocol = self.protocols[name]
+        else:
+            known = ", ".join(["default", *sorted(self.protocols)])
+            raise KvidError(f"--protocol {name}: {self.name} has no such protocol (known: {known})")
+        if small:
+            frames = frames or self.small.get("frames")
+            size = size or self.small.get("size")
+        return protocol.at(frames=frames, crop=size)
 
 
 _PRESETS: dict[str, Preset] = {}
@@ -51,8 +74,11 @@ def register(name, builder, *, family, description="", references=(), small=None
             raise ValueError(f"preset {name}: defaults need {key}")
     if name in _PRESETS:
         raise ValueError(f"preset {name} registered twice")
+    from kvid.models.protocols import for_preset
+
+    protocol, alternatives = for_preset(name, family, defaults["frames"], defaults["size"])
     _PRESETS[name] = Preset(name, family, builder, dict(defaults), description,
-                            tuple(references), dict(small or {}))
+                            tuple(references), dict(small or {}), protocol, alternatives)
     return _PRESETS[name]
 
 
@@ -72,6 +98,18 @@ def get(name) -> Preset:
         known = ", ".join(sorted(_PRESETS))
         raise KvidError(f"model {name!r}: unknown preset (known: {known})")
     return _PRESETS[name]
+
+
+def clip_spec_for(model_name, frames: int, size: int):
+    """The test clip of a model called ``model_name`` at ``frames`` x ``size``: its preset's
+    paper protocol, or kvid's default ``ClipSpec`` for a name that is no preset."""
+    from kvid.contract import ClipSpec
+
+    _load_all()
+    preset = _PRESETS.get(model_name)
+    if preset is None:
+        return ClipSpec(frames=int(frames), crop=int(size))
+    return preset.data_protocol(frames=int(frames), size=int(size)).clip
 
 
 def options(name, num_classes=None, frames=None, size=None, **overrides) -> dict:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import numpy as np
 
@@ -202,6 +203,22 @@ def _set(layer, values, path):
     layer.set_weights(values)
 
 
+_STRIDE_NOTED: set = set()
+
+
+def _note_stride_mismatch(model, path) -> None:
+    """Say once per process that the weights were trained with another stride placement."""
+    names = {layer.name: layer for layer in model.layers}
+    conv_b = names.get("res3_1__conv_b")
+    if conv_b is None or tuple(conv_b.strides) == (1, 1) or "stride_in=3x3" in _STRIDE_NOTED:
+        return
+    _STRIDE_NOTED.add("stride_in=3x3")
+    print(f"kvid: note: {path}: Keras' ImageNet ResNets stride in the first 1x1 conv of each stage; "
+          f"{model.name} strides in the 3x3 (stride_in='3x3', the default). The weights load, but "
+          f"into a network they were not trained in; build with stride_in='1x1' (--set stride_in=1x1) "
+          f"for the exact Keras network.", file=sys.stderr)
+
+
 def load_imagenet_weights(model, path) -> list[str]:
     """Copy a Keras ImageNet ResNet weights file into ``model``'s backbone (module docstring).
 
@@ -233,6 +250,7 @@ def load_imagenet_weights(model, path) -> list[str]:
         loaded.append(layer.name)
     if not loaded:
         raise KvidError(f"{path}: no layer of the model's ResNet backbone found in the file")
+    _note_stride_mismatch(model, path)
     if "conv1__conv" in loaded:
         # Keras' "caffe" preprocessing: BGR - mean, no scaling; in RGB order for kvid's input.
         norm = model.get_layer(NORMALIZE_LAYER)

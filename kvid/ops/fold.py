@@ -18,6 +18,7 @@ from collections import Counter
 import numpy as np
 
 from kvid.keras import keras
+from kvid.ops.rebuild import rebuild
 
 FOLDABLE = ("Conv2D", "DepthwiseConv2D")
 
@@ -30,8 +31,6 @@ def _inbound_names(layer_config):
 
 def fold_batch_norm(model):
     """A copy of ``model`` with every foldable Conv->BN pair merged into one conv with bias."""
-    from kvid.ops.quantize import quantize_scope
-
     config = copy.deepcopy(model.get_config())
     by_name = {layer["name"]: layer for layer in config["layers"]}
     consumers = Counter(inbound[0] for layer in config["layers"] for inbound in _inbound_names(layer))
@@ -58,8 +57,7 @@ def fold_batch_norm(model):
     config["layers"] = [layer for layer in config["layers"] if layer["name"] not in folds]
     for conv_name in folds.values():
         by_name[conv_name]["config"]["use_bias"] = True
-    with quantize_scope():
-        folded = keras.Model.from_config(config)
+    folded = rebuild(model, lambda _: config, weights=False)
 
     bn_of = {conv: bn for bn, conv in folds.items()}
     for layer in folded.layers:

@@ -11,8 +11,8 @@ tfmot's default 8-bit scheme knows Keras' builtin layers; kvid's own layers
 
 :func:`quantize_model` annotates a model (custom layers with these configs, builtin layers
 with tfmot's defaults, Conv+BN folding included) and applies QAT; :func:`calibrate` fits its
-activation ranges to data before any fine-tuning; :func:`quantize_scope` is the scope that
-loads any kvid QAT model.
+activation ranges to data before any fine-tuning; :func:`quantize_scope` (:mod:`kvid.ops.scope`) is the
+scope that loads any kvid QAT model.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 from kvid import KvidError
 from kvid.keras import keras, tfmot
 from kvid.ops import layers as L
+from kvid.ops.scope import custom_objects, quantize_scope, register_custom
 
 _tfmot = tfmot()
 _qk = _tfmot.quantization.keras
@@ -101,21 +102,13 @@ QUANTIZE_CONFIGS = {
 }
 
 
+register_custom(*QUANTIZE_CONFIGS, *QUANTIZE_CONFIGS.values())
+
+
 def register_layer(layer_class, quantize_config_class):
     """Add a layer class (e.g. from kvid.blocks) and its QuantizeConfig to the scope."""
     QUANTIZE_CONFIGS[layer_class] = quantize_config_class
-
-
-def custom_objects() -> dict:
-    """Every kvid layer and QuantizeConfig, by class name (for loading models)."""
-    objects = {cls.__name__: cls for cls in QUANTIZE_CONFIGS}
-    objects.update({cls.__name__: cls for cls in QUANTIZE_CONFIGS.values()})
-    return objects
-
-
-def quantize_scope():
-    """The one scope to load or clone kvid QAT models in (tfmot's, plus kvid's objects)."""
-    return _qk.quantize_scope(custom_objects())
+    register_custom(layer_class, quantize_config_class)
 
 
 def _annotate(layer):

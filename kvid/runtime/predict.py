@@ -1,7 +1,7 @@
 """Classify a video with a kvid ``.tflite`` and its sidecar, without TensorFlow.
 
-Decoding, sampling and cropping are kvid.data's own (``ClipSpec`` + ``load_views``), so a
-prediction here sees exactly the views ``kvid evaluate`` sees.
+Decoding, sampling and cropping are kvid.data's own (the sidecar's ``ClipSpec`` +
+``load_views``), so a prediction here sees exactly the views ``kvid evaluate`` sees.
 """
 
 from __future__ import annotations
@@ -26,16 +26,14 @@ def top_k(scores, k: int = 5) -> np.ndarray:
     return np.argsort(-np.asarray(scores), kind="stable")[:k]
 
 
-def read_sidecar(path):
-    from kvid.export.metadata import read_sidecar as _read  # kvid.export.metadata needs no TensorFlow
-
-    return _read(path)
-
-
 class VideoClassifier:
-    """A ``.tflite`` clip model plus how to cut clips for it (from its sidecar)."""
+    """A ``.tflite`` clip model plus how to cut clips for it: the clip spec of its sidecar
+    (:mod:`kvid.contract.sidecar`), the same object the run trained with."""
 
     def __init__(self, tflite_path, threads: int | None = None, xnnpack: bool = True):
+        from kvid.contract import ClipSpec
+        from kvid.contract.sidecar import clip_spec, read_sidecar
+
         self.model = ClipModel(tflite_path, threads=threads, xnnpack=xnnpack)
         self.sidecar = read_sidecar(tflite_path)
         t, h, w, _ = self.model.input_shape
@@ -49,33 +47,21 @@ class VideoClassifier:
         self.labels = side.get("labels") or [f"class_{i}" for i in range(num_out)]
         if len(self.labels) != num_out:
             raise KvidError(f"{tflite_path}: {len(self.labels)} labels for {num_out} outputs")
-        sampling = side.get("sampling") or {}
-        crop = side.get("crop") or {}
-        self.spec_kwargs = {
-            "frames": t, "size": h, "scheme": sampling.get("scheme", "dense"),
-            "stride": int(sampling.get("stride", 1)), "window": sampling.get("window"),
-            "clips": int(sampling.get("clips", 1)), "resize": crop.get("resize"),
-        }
+        self.clip = clip_spec(side) if side else ClipSpec(frames=t, crop=h)
         self.assumed = None if side else self._assumed(tflite_path)
 
     def _assumed(self, tflite_path) -> str:
         """What a file without a sidecar is taken to be (``kvid predict`` says it once)."""
-        from kvid.data.transforms import default_resize
-        from kvid.export.metadata import sidecar_path
+        from kvid.contract.sidecar import sidecar_path
 
-        k = self.spec_kwargs
+        c = self.clip
         return (f"{tflite_path}: no sidecar ({sidecar_path(tflite_path)}), assumed: labels class_0..class_"
-                f"{len(self.labels) - 1}, {k['scheme']} sampling of {k['frames']} frames (stride {k['stride']}), "
-                f"{k['clips']} clip(s) x 1 crop(s), short side resized to {k['resize'] or default_resize(k['size'])}, "
-                f"centre crop {k['size']}")
+                f"{len(self.labels) - 1}, {c.scheme} sampling of {c.frames} frames (stride {c.stride}), {c.clips} "
+                f"clip(s) x {c.crops} crop(s), short side resized to {c.test_resize}, centre crop {c.crop}")
 
-    def spec(self, clips: int | None = None, crops: int = 1):
-        from kvid.data.clips import ClipSpec
-
-        kwargs = dict(self.spec_kwargs)
-        if clips is not None:
-            kwargs["clips"] = clips
-        return ClipSpec(crops=crops, **kwargs)
+    def spec(self, clips: int | None = None, crops: int | None = None):
+        """The test views: the sidecar's clip spec, with ``clips``/``crops`` if given."""
+        return self.clip.replace(clips=clips, crops=crops)
 
     def predict_views(self, views) -> tuple[np.ndarray, float]:
         """Average logits over views and the model-only time in seconds."""
@@ -83,7 +69,7 @@ class VideoClassifier:
         logits = np.stack([self.model(v) for v in views])
         return logits.mean(axis=0), time.perf_counter() - t0
 
-    def predict(self, video_path, k: int = 5, clips: int | None = None, crops: int = 1) -> dict:
+    def predict(self, video_path, k: int = 5, clips: int | None = None, crops: int | None = None) -> dict:
         from kvid.data.clips import load_views
 
         t0 = time.perf_counter()

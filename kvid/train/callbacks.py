@@ -79,7 +79,7 @@ def float32_twin(model):
     policy = getattr(model, "dtype_policy", None)
     if policy is None or getattr(policy, "compute_dtype", "float32") == "float32":
         return model
-    from kvid.ops import quantize_scope
+    from kvid.ops.rebuild import rebuild
 
     def fix(obj):
         if isinstance(obj, dict):
@@ -95,8 +95,7 @@ def float32_twin(model):
             return [fix(v) for v in obj]
         return obj
 
-    with quantize_scope():
-        twin = model.__class__.from_config(fix(model.get_config()))
+    twin = rebuild(model, fix, weights=False)
     twin.set_weights(model.get_weights())
     if hasattr(model, "_kvid_build"):
         twin._kvid_build = model._kvid_build

@@ -14,8 +14,8 @@ _TRAIN_FLAGS = {
     "model": "model", "data": "data", "out": "out", "frames": "frames", "size": "size",
     "batch": "batch", "epochs": "epochs", "lr": "lr", "recipe": "recipe", "seed": "seed",
     "layout": "layout", "train_split": "train_split", "val_split": "val_split",
-    "scheme": "scheme", "stride": "stride", "window": "window", "scale": "scale",
-    "cache": "cache", "strategy": "strategy", "keep_checkpoints": "keep_checkpoints",
+    "protocol": "protocol", "scheme": "scheme", "stride": "stride", "window": "window",
+    "scale": "scale", "clips": "clips", "crops": "crops", "resize": "resize", "cache": "cache", "strategy": "strategy", "keep_checkpoints": "keep_checkpoints",
 }
 
 
@@ -28,7 +28,7 @@ def _scale(text):
 
 
 def add_parsers(sub) -> None:
-    from kvid.data.sampling import SCHEMES  # numpy only
+    from kvid.contract.clip import SCHEMES, TEST_CROPS
 
     p = sub.add_parser(
         "train", help="train a model preset on a dataset with Keras fit (resumable)",
@@ -43,14 +43,16 @@ def add_parsers(sub) -> None:
                    "(flags given as well override it)")
     p.add_argument("--resume", action="store_true",
                    help="continue RUN (--out, or the --config's run) from its last checkpoint")
-    p.add_argument("--frames", type=int, help="clip length T (default: the preset's)")
-    p.add_argument("--size", type=int, help="crop size S (default: the preset's)")
+    p.add_argument("--protocol", help="the paper's data protocol to follow: default, or an "
+                   "alternative the preset names (kvid info M), e.g. kinetics, ssv")
+    p.add_argument("--frames", type=int, help="clip length T (default: the protocol's)")
+    p.add_argument("--size", type=int, help="crop size S (default: the protocol's)")
     p.add_argument("--batch", type=int, help="clips per step, over all replicas (default 16)")
     p.add_argument("--epochs", type=int, help="default: the recipe's")
     p.add_argument("--lr", type=float, help="base learning rate, used as given "
                    "(default: the recipe's, scaled to --batch)")
     p.add_argument("--recipe", help="sevnet, sevnet_k400, ctnet, ctnet_ssv2, eacnet, "
-                   "eacnet_ssv2, cpu (default: the family's; cpu with --small)")
+                   "eacnet_ssv2, mfnet, faster, cpu (default: the protocol's; cpu with --small)")
     p.add_argument("--recipe-set", action="append", default=[], metavar="KEY=VALUE",
                    help="change a recipe field, e.g. warmup_epochs=2, weight_decay=5e-4, "
                    "label_smoothing=0.1 (repeatable)")
@@ -61,10 +63,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--layout", help="dataset layout (default auto)")
     p.add_argument("--train-split", help="default train")
     p.add_argument("--val-split", help="default val; 'none' for no validation")
-    p.add_argument("--scheme", choices=SCHEMES, help="temporal sampling (default segments)")
-    p.add_argument("--stride", type=int, help="frame stride of dense sampling (default 1)")
+    p.add_argument("--scheme", choices=SCHEMES, help="temporal sampling (default: the protocol's)")
+    p.add_argument("--stride", type=int, help="frame stride of dense sampling")
     p.add_argument("--window", type=int, help="window of the consecutive scheme")
     p.add_argument("--scale", type=_scale, metavar="A,B", help="training short-side range")
+    p.add_argument("--clips", type=int, help="test clips per video recorded for evaluation")
+    p.add_argument("--crops", type=int, choices=sorted(TEST_CROPS), help="test crops per clip")
+    p.add_argument("--resize", type=int, help="test-time short side")
     p.add_argument("--flip", action="store_true", default=None,
                    help="random horizontal flips (not for direction-dependent labels)")
     p.add_argument("--cache", help="auto (default), memory, off, or a file prefix")
@@ -88,10 +93,10 @@ def add_parsers(sub) -> None:
     e.add_argument("--data", metavar="D", help="dataset root (default: the run's)")
     e.add_argument("--split", default="test", help="default test (falls back to val)")
     e.add_argument("--layout", default="auto")
-    e.add_argument("--clips", type=int, help="temporal clips per video (default: the "
-                   "sidecar's, else 1)")
-    e.add_argument("--crops", type=int, default=1, choices=(1, 3, 5, 10),
-                   help="spatial crops per clip (default 1)")
+    e.add_argument("--clips", type=int, help="temporal clips per video (default: the run's "
+                   "or sidecar's clip spec, else the preset's protocol)")
+    e.add_argument("--crops", type=int, choices=sorted(TEST_CROPS),
+                   help="spatial crops per clip (default: as --clips)")
     e.add_argument("--scheme", choices=SCHEMES, help="override the sampling scheme")
     e.add_argument("--stride", type=int, help="override the dense stride")
     e.add_argument("--batch", type=int, default=8, help="clips per Keras batch (default 8)")

@@ -71,29 +71,30 @@ def open_source(path) -> Source:
         config = rundir.read_config(folder) if rundir.is_run(folder) else None
         return Source(path, "keras", path, config=config)
     if path.endswith(".tflite"):
-        from kvid.export.metadata import read_sidecar  # no TensorFlow
+        from kvid.contract.sidecar import read_sidecar  # no TensorFlow
 
         return Source(path, "tflite", path, sidecar=read_sidecar(path))
     raise KvidError(f"{path}: expected a run directory, a .keras or a .tflite file")
 
 
-def _clip_settings(source: Source, frames: int, size: int, scheme, stride, window, clips) -> dict:
-    """Sampling for ``source``: explicit arguments, else the run config / sidecar, else dense."""
-    base = {"scheme": "dense", "stride": 1, "window": None, "clips": 1, "resize": None}
-    if source.config and source.config.get("clip"):
-        c = source.config["clip"]
-        base.update(scheme=c.get("scheme", "dense"), stride=c.get("stride", 1), window=c.get("window"))
+def clip_spec_of(source: Source, frames: int, size: int, model_name: str | None = None, **overrides):
+    """The test views of ``source``: the sidecar's clip spec, else the run's, else the paper
+    protocol of the preset ``model_name`` names, else ``ClipSpec()``; at the model's
+    ``frames`` x ``size``, with the given (not None) ``overrides`` (scheme, stride, clips, ...)."""
+    from kvid.contract import ClipSpec
+    from kvid.contract.sidecar import clip_spec
+
     if source.sidecar:
-        s = source.sidecar.get("sampling") or {}
-        base.update(scheme=s.get("scheme", base["scheme"]), stride=s.get("stride", base["stride"]),
-                    window=s.get("window"), clips=s.get("clips", 1))
-        base["resize"] = (source.sidecar.get("crop") or {}).get("resize")
-    for key, value in (("scheme", scheme), ("stride", stride), ("window", window), ("clips", clips)):
-        if value is not None:
-            base[key] = value
-    return {"frames": int(frames), "size": int(size), "scheme": base["scheme"],
-            "stride": int(base["stride"]), "window": base["window"], "clips": int(base["clips"]),
-            "resize": base["resize"]}
+        base = clip_spec(source.sidecar)
+    elif source.config and source.config.get("clip"):
+        base = rundir.clip_spec(source.config)
+    elif model_name and source.kind != "tflite":  # a Keras model: TensorFlow is here anyway
+        from kvid.models import clip_spec_for
+
+        base = clip_spec_for(model_name, frames, size)
+    else:
+        base = ClipSpec()
+    return base.at(frames=int(frames), crop=int(size)).replace(**overrides)
 
 
 def _source_labels(source: Source):
@@ -111,10 +112,7 @@ def _keras_scores(model, dataset, spec, batch_size, problems, progress):
     from kvid.data.pipeline import make_eval_views
     from kvid.keras import tf
 
-    ds = make_eval_views(dataset, dataset.split, frames=spec.frames, size=spec.size,
-                         scheme=spec.scheme, stride=spec.stride, clips=spec.clips,
-                         crops=spec.crops, window=spec.window, resize=spec.resize,
-                         problems=problems)
+    ds = make_eval_views(dataset, dataset.split, clip=spec, problems=problems)
     per_batch = max(1, int(batch_size) // spec.views)
     call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     scores, labels, index = [], [], []
@@ -135,9 +133,9 @@ def _tflite_scores(path, dataset, spec, problems, progress, threads):
 
     model = ClipModel(path, threads=threads)
     t, h, w, _ = model.input_shape
-    if (t, h, w) != (spec.frames, spec.size, spec.size):
+    if (t, h, w) != (spec.frames, spec.crop, spec.crop):
         raise KvidError(f"{path}: input {t}x{h}x{w} does not match the views "
-                        f"{spec.frames}x{spec.size}x{spec.size}")
+                        f"{spec.frames}x{spec.crop}x{spec.crop}")
     scores, labels, index = [], [], []
     for views, y, i in iter_views(dataset, spec, problems):
         scores.append(np.stack([model(v) for v in views])[None])
@@ -156,14 +154,16 @@ def _model_shape(model):
     return int(shape[1]), int(shape[2]), int(model.output_shape[-1])
 
 
-def evaluate(source, data=None, *, split="test", clips=None, crops=1, batch_size=8, out_dir=None,
+def evaluate(source, data=None, *, split="test", clips=None, crops=None, batch_size=8, out_dir=None,
              layout="auto", scheme=None, stride=None, window=None, threads=None, write=True,
              verbose=True) -> dict:
     """Evaluate ``source`` (run directory, ``.keras`` or ``.tflite`` path, or a ``Source``) on
     the ``split`` of dataset ``data`` (default: the run's dataset). Returns the metrics dict
     (``top1``, ``top5``, ``mean_class_acc``, ``mAP``, ``views``, ``videos``, ``skipped``,
-    ``single_view``, ``per_class``, ...) and, with ``write``, writes the report files."""
-    from kvid.data.clips import ClipSpec, ProblemLog
+    ``single_view``, ``per_class``, ...) and, with ``write``, writes the report files.
+    The views are the source's clip spec (:func:`clip_spec_of`) unless ``clips``, ``crops``,
+    ``scheme``, ``stride`` or ``window`` say otherwise."""
+    from kvid.data.clips import ProblemLog
     from kvid.data.layouts import load_dataset
 
     src = source if isinstance(source, Source) else open_source(source)
@@ -188,10 +188,8 @@ def evaluate(source, data=None, *, split="test", clips=None, crops=1, batch_size
 
         model = load_model(src.model_file)
         frames, size, num_out = _model_shape(model)
-    settings = _clip_settings(src, frames, size, scheme, stride, window, clips)
-    spec = ClipSpec(frames=settings["frames"], size=settings["size"], scheme=settings["scheme"],
-                    stride=settings["stride"], window=settings["window"], clips=settings["clips"],
-                    crops=int(crops), resize=settings["resize"])
+    spec = clip_spec_of(src, frames, size, _model_name(src, model), scheme=scheme, stride=stride,
+                        window=window, clips=clips, crops=crops)
     if num_out != len(dataset.labels):
         raise KvidError(f"{src.path}: the model has {num_out} outputs but {data} has "
                         f"{len(dataset.labels)} classes")
@@ -221,8 +219,8 @@ def evaluate(source, data=None, *, split="test", clips=None, crops=1, batch_size
     result.update({
         "source": src.path, "kind": src.kind, "model": _model_name(src, model),
         "data": os.path.abspath(data), "split": dataset.split, "clips": spec.clips,
-        "crops": spec.crops, "frames": spec.frames, "size": spec.size, "scheme": spec.scheme,
-        "stride": spec.stride, "skipped": int(problems.errors),
+        "crops": spec.crops, "frames": spec.frames, "size": spec.crop, "scheme": spec.scheme,
+        "stride": spec.stride, "clip": spec.to_dict(), "skipped": int(problems.errors),
         "listed": len(dataset.items) + sum(p.severity == "error" for p in dataset.problems),
         "seconds": round(time.perf_counter() - t0, 2),
     })

@@ -12,11 +12,19 @@ Presets (the papers' text, ../shared/papers):
 ``sevnet``       SEVNet Sec. 4.1: 64 epochs, SGD momentum 0.9, base lr 0.01 per 8 clips
                  (0.08 at batch 64), cosine with 4 warm-up epochs, weight decay 1e-4,
                  dropout 0.5 (Something-Something, FineGym).
-``sevnet_k400``  the same for Kinetics-400 / MMIT: 100 epochs (Sec. 4.3), dropout 0.2.
-``ctnet``        CT-Net Sec. 4 (Kinetics): batch 64, 110 epochs, lr 0.01, cosine with 10
+``sevnet_k400``  the same for Kinetics-400 / MMIT: 100 epochs (Sec. 4.4), dropout 0.2 (Sec. 4.1).
+``ctnet``        CT-Net Appendix A.1 (Kinetics): batch 64, 110 epochs, lr 0.01, cosine with 10
                  warm-up epochs, weight decay 1e-4, dropout 0.5.
-``ctnet_ssv2``   CT-Net (Something-Something): batch 64, 45 epochs, lr 0.02, weight decay
-                 5e-4, dropout 0.3, 10 warm-up epochs.
+``ctnet_ssv2``   CT-Net Appendix A.1 (Something-Something): batch 64, 45 epochs, lr 0.02,
+                 weight decay 5e-4, dropout 0.3, 10 warm-up epochs.
+``mfnet``        MF-Net Sec. 4 (Kinetics): SGD, lr 0.1 at batch 1,024, x0.1 steps, weight decay
+                 1e-4, ~36,000 iterations (~154 epochs of Kinetics-400's ~240k videos); the
+                 steps at 18M/28M/34M training clips of the official code
+                 (cypw/PyTorch-MFNet train_kinetics.py) are epochs 75, 117, 142.
+``faster``       FASTER's clip backbones ("Setups for clip-level backbones"): R(2+1)D's recipe
+                 (facebookresearch/VMZ scripts/train_r2plus1d_kinetics.sh: SGD momentum 0.9,
+                 lr 0.01 at batch 32, 35 epochs, weight decay 1e-4) with the cosine schedule
+                 FASTER uses instead of the steps.
 ``eacnet``       EAC-Net (Kinetics): 60 epochs, lr 0.001, x0.1 at epochs 30 and 50, SGD
                  momentum 0.9, weight decay 5e-4 (from ImageNet-initialised backbones).
 ``eacnet_ssv2``  EAC-Net fine-tuning on Something-Something V1: 25 epochs, lr 0.001, x0.1 at
@@ -28,6 +36,10 @@ Presets (the papers' text, ../shared/papers):
 Weight decay is L2 on the convolution and dense *kernels* only (tensors of rank >= 2), added
 to the gradient before the momentum update as PyTorch's ``SGD(weight_decay=...)`` does, so
 BatchNorm gamma/beta and biases are not decayed (none of the papers says they are).
+
+A recipe run for fewer epochs than its warm-up (``kvid train --epochs 2`` of a 4-warm-up
+recipe) gets its warm-up shortened to the same fraction of the run
+(:meth:`Recipe.with_epochs`), and ``notes`` says so.
 
 The learning rate scales linearly with the batch size (Goyal et al. 2017) when a recipe has a
 reference ``batch``: ``lr * batch / recipe.batch``; an explicit ``lr`` is used as given.
@@ -65,6 +77,7 @@ class Recipe:
     label_smoothing: float = 0.0
     dropout: float | None = None  # the paper's rate before the classifier (the model applies it)
     source: str = ""
+    notes: str = ""  # what kvid changed for this run (e.g. a shortened warm-up)
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -100,8 +113,28 @@ class Recipe:
             return self if batch is None else dataclasses.replace(self, batch=int(batch))
         return dataclasses.replace(self, lr=self.scaled_lr(batch), batch=int(batch))
 
+    def with_epochs(self, epochs: int) -> "Recipe":
+        """This recipe for ``epochs`` epochs; a warm-up that no longer fits keeps its fraction
+        of the run (``notes`` says so)."""
+        epochs = int(epochs)
+        if epochs < 1:
+            raise KvidError(f"epochs={epochs}: must be at least 1")
+        warm = float(self.warmup_epochs)
+        steps = tuple(s for s in self.steps if s < epochs)  # steps after the run never happen
+        if warm <= epochs:
+            return dataclasses.replace(self, epochs=epochs, steps=steps)
+        fitted = round(warm * epochs / int(self.epochs), 4)
+        note = (f"warm-up shortened from {warm:g} to {fitted:g} epochs to fit {epochs} epochs "
+                f"(the recipe's {warm / int(self.epochs):.0%} of the run)")
+        return dataclasses.replace(self, epochs=epochs, warmup_epochs=fitted, steps=steps,
+                                   notes="; ".join(n for n in (self.notes, note) if n))
+
     def replace(self, **changes) -> "Recipe":
-        """A copy with fields changed (KvidError for unknown fields or bad values)."""
+        """A copy with fields changed (KvidError for unknown fields or bad values); a new
+        ``epochs`` goes through :meth:`with_epochs` unless ``warmup_epochs`` is given too."""
+        if "epochs" in changes and "warmup_epochs" not in changes:
+            base = self.with_epochs(changes.pop("epochs"))
+            return base.replace(**changes) if changes else base
         fields = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - fields)
         if unknown:
@@ -162,8 +195,12 @@ class Recipe:
 
 
 _SEV = "SEVNet Sec. 4.1 (../shared/papers/001_*.txt)"
-_CT = "CT-Net Sec. 4 (../shared/papers/003_*.txt)"
+_CT = "CT-Net Appendix A.1 (../shared/papers/003_*.txt)"
 _EAC = "EAC-Net Sec. 4 (../shared/papers/000_*.txt)"
+_MF = ("MF-Net Sec. 4 (../shared/papers/004_*.txt); steps from cypw/PyTorch-MFNet "
+       "train_kinetics.py (18M/28M/34M clips)")
+_FASTER = ("FASTER 'Setups for clip-level backbones' (../shared/papers/002_*.txt): "
+           "facebookresearch/VMZ scripts/train_r2plus1d_kinetics.sh with a cosine schedule")
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -171,7 +208,7 @@ RECIPES: dict[str, Recipe] = {
         Recipe("sevnet", epochs=64, lr=0.08, batch=64, schedule="cosine", warmup_epochs=4,
                weight_decay=1e-4, dropout=0.5, source=_SEV),
         Recipe("sevnet_k400", epochs=100, lr=0.08, batch=64, schedule="cosine", warmup_epochs=4,
-               weight_decay=1e-4, dropout=0.2, source=_SEV + ", Kinetics-400"),
+               weight_decay=1e-4, dropout=0.2, source=_SEV + " and Sec. 4.4 (Kinetics-400)"),
         Recipe("ctnet", epochs=110, lr=0.01, batch=64, schedule="cosine", warmup_epochs=10,
                weight_decay=1e-4, dropout=0.5, source=_CT + ", Kinetics"),
         Recipe("ctnet_ssv2", epochs=45, lr=0.02, batch=64, schedule="cosine", warmup_epochs=10,
@@ -180,13 +217,15 @@ RECIPES: dict[str, Recipe] = {
                weight_decay=5e-4, source=_EAC + ", Kinetics"),
         Recipe("eacnet_ssv2", epochs=25, lr=0.001, schedule="step", steps=(10, 15, 20),
                weight_decay=5e-4, source=_EAC + ", Something-Something V1 fine-tuning"),
+        Recipe("mfnet", epochs=154, lr=0.1, batch=1024, schedule="step", steps=(75, 117, 142),
+               weight_decay=1e-4, source=_MF),
+        Recipe("faster", epochs=35, lr=0.01, batch=32, schedule="cosine", weight_decay=1e-4,
+               source=_FASTER),
         Recipe("cpu", epochs=20, lr=0.05, batch=16, nesterov=True, schedule="cosine",
                warmup_epochs=1, weight_decay=1e-4, source="kvid (small configs on a CPU)"),
     )
 }
 
-# The recipe a model family trains with by default (``kvid train`` without --recipe).
-FAMILY_RECIPES = {"sevnet": "sevnet", "ctnet": "ctnet", "eacnet": "eacnet", "c2d": "eacnet"}
 
 
 def get_recipe(recipe="cpu", **changes) -> Recipe:

@@ -8,13 +8,15 @@ checkpoint with the config stored there.
 
 Defaults worth knowing:
 
-- ``recipe="auto"``: the family's paper recipe (:data:`kvid.train.recipes.FAMILY_RECIPES`), or
-  ``cpu`` with ``small=True`` (the preset's CPU-trainable overrides) or for other families;
+- ``recipe="auto"``: the protocol's paper recipe, or ``cpu`` with ``small=True`` (the
+  preset's CPU-trainable overrides); a warm-up longer than a short run's epochs is shortened
+  to fit, and the run's header says so;
 - the recipe's dropout goes to a builder that takes ``dropout`` unless the small config or
   ``model_options`` set it;
-- clips: ``scheme="segments"`` (TSN: the whole video, as SEVNet and CT-Net sample
-  Something-Something; the synthetic dataset needs the whole video too), ``frames``/``size``
-  the preset's unless given;
+- clips: the preset's paper protocol (``kvid.models.get(M).protocol``: sampler, frames, crop,
+  short-side jitter, test views; ``protocol`` names an alternative such as ``kinetics``) with
+  the fields given here (``frames``, ``size``, ``scheme``, ``stride``, ...) replacing its own;
+  ``config.json`` stores the resolved :class:`kvid.contract.ClipSpec` under ``"clip"``;
 - ``cache="auto"``: decoded videos are cached in memory when a sample of the training videos
   says they fit in 1 GiB (the synthetic dataset does), else nothing is cached;
 - ``strategy``: ``default`` (one device), ``mirrored`` (all local GPUs; without GPUs, all
@@ -31,8 +33,8 @@ import sys
 import time
 
 from kvid import KvidError, __version__
-from kvid.contract import rundir
-from kvid.train.recipes import FAMILY_RECIPES, Recipe, get_recipe
+from kvid.contract import ClipSpec, rundir
+from kvid.train.recipes import Recipe, get_recipe
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 CACHE_LIMIT_BYTES = 1 << 30
@@ -56,11 +58,16 @@ class TrainConfig:
     layout: str = "auto"
     train_split: str = "train"
     val_split: str | None = "val"
-    scheme: str = "segments"
-    stride: int = 1
+    protocol: str | None = None
+    # clip fields that replace the protocol's (None: the protocol's)
+    scheme: str | None = None
+    stride: int | None = None
     window: int | None = None
     scale: tuple | None = None
-    flip: bool = False
+    flip: bool | None = None
+    clips: int | None = None
+    crops: int | None = None
+    resize: int | None = None
     cache: str = "auto"
     strategy: str = "default"
     mixed_precision: bool = False
@@ -72,14 +79,27 @@ class TrainConfig:
 
         return get(self.model)
 
+    def resolved_protocol(self):
+        """The preset's data protocol (``protocol``: an alternative's name) at this run's input."""
+        return self.preset().data_protocol(self.protocol, frames=self.frames, size=self.size,
+                                           small=self.small)
+
+    def resolved_clip(self) -> ClipSpec:
+        """The clip spec of the run: the protocol's, with the fields given here replacing it."""
+        clip = self.resolved_protocol().clip
+        return clip.replace(scheme=self.scheme, stride=self.stride, window=self.window,
+                            scale=tuple(self.scale) if self.scale else None, flip=self.flip,
+                            clips=self.clips, crops=self.crops, resize=self.resize).resolved()
+
     def resolved_recipe(self) -> Recipe:
-        """The recipe with the batch's learning rate and the explicit changes."""
+        """The recipe with the batch's learning rate and the explicit changes; a warm-up
+        longer than the run is shortened to fit (``recipe.notes`` says so)."""
         if isinstance(self.recipe, dict):
             recipe = Recipe.from_dict(self.recipe)
         else:
             name = self.recipe
             if name == "auto":
-                name = "cpu" if self.small else FAMILY_RECIPES.get(self.preset().family, "cpu")
+                name = "cpu" if self.small else self.resolved_protocol().recipe
             recipe = get_recipe(name)
         recipe = recipe.with_batch(self.batch)
         changes = dict(self.recipe_changes)
@@ -110,9 +130,8 @@ class TrainConfig:
             "data": {"root": os.path.abspath(self.data), "layout": self.layout,
                      "train_split": self.train_split, "val_split": self.val_split,
                      "cache": self.cache},
-            "clip": {"frames": self.frames, "size": self.size, "scheme": self.scheme,
-                     "stride": self.stride, "window": self.window,
-                     "scale": list(self.scale) if self.scale else None, "flip": self.flip},
+            "clip": self.resolved_clip().to_dict(),
+            "protocol": _protocol_record(self.resolved_protocol(), self.protocol),
             "batch": self.batch, "seed": self.seed, "recipe": recipe.to_dict(),
             "strategy": self.strategy, "mixed_precision": self.mixed_precision,
             "keep_checkpoints": self.keep_checkpoints, "out": os.path.abspath(self.out),
@@ -126,16 +145,18 @@ class TrainConfig:
         if not config.get("rerunnable", False):
             raise KvidError("config: this run was started from Python with a model and datasets "
                             "kvid cannot rebuild; re-run it from Python")
-        data, clip = config["data"], config["clip"]
+        data = config["data"]
+        clip = rundir.clip_spec(config)
         return cls(
             model=config["model"], data=data["root"], out=config["out"],
-            frames=clip["frames"], size=clip["size"], batch=int(config["batch"]),
+            frames=clip.frames, size=clip.crop, batch=int(config["batch"]),
             recipe=dict(config["recipe"]), model_options=dict(config.get("model_options") or {}),
             seed=int(config.get("seed", 0)), layout=data.get("layout", "auto"),
             train_split=data.get("train_split", "train"), val_split=data.get("val_split", "val"),
-            scheme=clip.get("scheme", "segments"), stride=int(clip.get("stride", 1)),
-            window=clip.get("window"), scale=tuple(clip["scale"]) if clip.get("scale") else None,
-            flip=bool(clip.get("flip", False)), cache=data.get("cache", "auto"),
+            protocol=(config.get("protocol") or {}).get("name"),
+            scheme=clip.scheme, stride=clip.stride, window=clip.window, scale=clip.scale,
+            flip=clip.flip, clips=clip.clips, crops=clip.crops, resize=clip.resize,
+            cache=data.get("cache", "auto"),
             strategy=config.get("strategy", "default"),
             mixed_precision=bool(config.get("mixed_precision", False)),
             keep_checkpoints=int(config.get("keep_checkpoints", 3)),
@@ -144,11 +165,18 @@ class TrainConfig:
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
             raise KvidError(f"strategy={self.strategy!r}: choose from {', '.join(STRATEGIES)}")
-        for name in ("batch", "stride", "keep_checkpoints"):
+        for name in ("batch", "keep_checkpoints"):
             if int(getattr(self, name)) < 1:
                 raise KvidError(f"{name}={getattr(self, name)}: must be at least 1")
+        self.resolved_clip()  # validates the clip fields
         if not os.path.exists(self.data):
             raise KvidError(f"{self.data}: dataset not found")
+
+
+def _protocol_record(protocol, name) -> dict:
+    """What config.json says of the protocol behind the clip spec and recipe."""
+    return {"name": name or "default", "dataset": protocol.dataset, "source": protocol.source,
+            "recipe": protocol.recipe, "notes": protocol.notes}
 
 
 def _jsonable(value):
@@ -224,14 +252,13 @@ def estimate_cache_bytes(dataset, frames_short: int, sample: int = 8) -> int:
 
 
 def _cache_value(cfg: TrainConfig, train_info):
-    from kvid.data.transforms import default_resize
-
     if cfg.cache in ("off", "none", "false", False, None):
         return False
     if cfg.cache in ("memory", True):
         return True
     if cfg.cache == "auto":
-        short = max(cfg.scale[1] if cfg.scale else default_resize(cfg.size), cfg.size)
+        clip = cfg.resolved_clip()
+        short = max(clip.train_scale[1], clip.crop)
         return estimate_cache_bytes(train_info, short) <= CACHE_LIMIT_BYTES
     return str(cfg.cache)  # a file prefix
 
@@ -260,14 +287,15 @@ def make_datasets(cfg: TrainConfig, train_info, val_info, sharded: bool):
     from kvid.keras import tf
 
     cache = _cache_value(cfg, train_info)
-    common = dict(frames=cfg.frames, size=cfg.size, scheme=cfg.scheme, stride=cfg.stride,
-                  window=cfg.window)
+    clip = cfg.resolved_clip()
     train = make_dataset(train_info, cfg.train_split, batch_size=cfg.batch, training=True,
-                         seed=cfg.seed, cache=cache, scale=cfg.scale, flip=cfg.flip, **common)
+                         seed=cfg.seed, cache=cache, clip=clip)
     val = None
     if val_info is not None and val_info.items:
+        # validation during training: one centre view per video (the full test views are
+        # kvid evaluate's)
         val = make_dataset(val_info, cfg.val_split, batch_size=cfg.batch, training=False,
-                           cache=cache is True, **common)
+                           cache=cache is True, clip=clip.replace(clips=1, crops=1))
     if sharded:  # every worker reads its own videos: no automatic sharding on top
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
@@ -300,11 +328,8 @@ def train_run(cfg: TrainConfig, resume: bool = False, verbose: int = 1):
         raise KvidError(f"{cfg.out}: already holds a run; resume it (--resume) or choose "
                         f"another --out")
     recipe = cfg.resolved_recipe()
-    preset = cfg.preset()
-    cfg.frames = int(cfg.frames or (preset.small.get("frames") if cfg.small else None)
-                     or preset.defaults["frames"])
-    cfg.size = int(cfg.size or (preset.small.get("size") if cfg.small else None)
-                   or preset.defaults["size"])
+    clip = cfg.resolved_clip()
+    cfg.frames, cfg.size = clip.frames, clip.crop
     options = cfg.resolved_options(recipe)
     keras.utils.set_random_seed(int(cfg.seed))
     mixed = set_precision(cfg.mixed_precision)
@@ -335,9 +360,14 @@ def train_run(cfg: TrainConfig, resume: bool = False, verbose: int = 1):
               f"({counted['params']:,} params, {counted['gmacs']:.4g} GMACs)")
         print(f"  data: {cfg.data}: {total} train / "
               f"{len(val_info.items) if val_info else 0} val videos, {len(labels)} classes, "
-              f"{cfg.scheme} sampling, cache {'on' if cache else 'off'}")
+              f"cache {'on' if cache else 'off'}")
+        protocol = cfg.resolved_protocol()
+        print(f"  clips: {clip.describe()} ({protocol.dataset or 'generic'} protocol"
+              f"{', ' + protocol.source if protocol.source else ''})")
         print(f"  recipe {recipe.describe()}; batch {cfg.batch} "
               f"({strategy.num_replicas_in_sync} replica(s)), {steps} steps/epoch")
+        if recipe.notes:
+            print(f"  note: {recipe.notes}")
         print(f"  run: {cfg.out}")
     t0 = time.time()
     with strategy.scope():

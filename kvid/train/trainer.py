@@ -171,8 +171,7 @@ def _describe(model, recipe, train_ds) -> dict:
                           "train_split": info.split}
         config["labels"] = list(info.labels)
     if spec is not None:
-        config["clip"] = {"frames": spec.frames, "size": spec.size, "scheme": spec.scheme,
-                          "stride": spec.stride, "window": spec.window}
+        config["clip"] = spec.to_dict()
     try:
         from kvid.analysis.count import count
 
