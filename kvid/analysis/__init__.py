@@ -1,1 +1,2 @@
-"""kvid.analysis: counting parameters and multiply-adds, plots."""
+"""kvid.analysis: counting parameters and multiply-adds (kvid.analysis.faster: a FASTER
+pattern's cost per video, Table 4), plots."""

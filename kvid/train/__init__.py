@@ -11,6 +11,8 @@ multi-view evaluation, distribution.
 - :mod:`kvid.train.evaluation` - ``evaluate(...)``, ``kvid evaluate``: single/multi-view metrics of a run, a
   ``.keras`` or a ``.tflite`` (the latter without TensorFlow);
 - :mod:`kvid.train.metrics` - top-k, mean class accuracy, mAP, confusion (numpy);
+- :mod:`kvid.train.faster` - FASTER's two-stage training (clip backbones, then the aggregator
+  on cached feature maps), with run directories and resume;
 - :mod:`kvid.contract.rundir` - the run directory layout (the format lives in the contract).
 
 Importing ``kvid.train`` imports no TensorFlow; the names below load their module on first use.
