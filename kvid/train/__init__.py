@@ -8,6 +8,8 @@ multi-view evaluation, distribution.
   curves, learning-rate log) and ``restore``;
 - :mod:`kvid.train.trainer` - ``fit(model, train_ds, val_ds, recipe=..., run_dir=..., resume=...)``;
 - :mod:`kvid.train.run` - ``kvid train``: a run from a config (model preset + dataset);
+- :mod:`kvid.train.distribute` - several replicas or workers (``TF_CONFIG``) training as one
+  device would: global batches split among replicas, synchronised BatchNormalization;
 - :mod:`kvid.train.evaluation` - ``evaluate(...)``, ``kvid evaluate``: single/multi-view metrics of a run, a
   ``.keras`` or a ``.tflite`` (the latter without TensorFlow);
 - :mod:`kvid.train.metrics` - top-k, mean class accuracy, mAP, confusion (numpy);

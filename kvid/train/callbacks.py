@@ -324,13 +324,16 @@ def standard(run_dir, monitor="val_top1", resume=False, keep_checkpoints=3, epoc
 def finish_run(saved_model, run_dir, history, strategy=None) -> None:
     """The end of a run: ``final.keras`` (``saved_model``), state finished, ``curves.png``, and
     the whole run's rows in ``history.history`` (a resumed run's too). Only the chief writes
-    (the .keras format needs no collective ops)."""
+    the run; every worker saves the model (reading BatchNormalization's moving statistics of
+    a multi-worker model is a collective op), the others into a throw-away folder."""
     from kvid.analysis.plots import training_curves
     from kvid.ops import save_model
 
-    if not is_chief(strategy):
+    write = _WriteDir(run_dir, strategy)
+    save_model(saved_model, os.path.join(write.path, rundir.FINAL))
+    write.cleanup()
+    if not write.chief:
         return
-    save_model(saved_model, rundir.path(run_dir, rundir.FINAL))
     state = rundir.read_state(run_dir)
     state["finished"] = True
     rundir.write_json(rundir.path(run_dir, rundir.STATE), state)

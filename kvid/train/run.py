@@ -20,8 +20,9 @@ Defaults worth knowing:
 - ``cache="auto"``: decoded videos are cached in memory when a sample of the training videos
   says they fit in 1 GiB (the synthetic dataset does), else nothing is cached;
 - ``strategy``: ``default`` (one device), ``mirrored`` (all local GPUs; without GPUs, all
-  logical CPU devices), ``multiworker`` (``TF_CONFIG``; each worker reads its own shard of the
-  videos); ``mixed_precision`` only where a GPU is present (else a warning, float32).
+  logical CPU devices), ``multiworker`` (``TF_CONFIG``); ``batch`` is the global batch, which
+  the replicas split so that they train as one device would (:mod:`kvid.train.distribute`);
+  ``mixed_precision`` only where a GPU is present (else a warning, float32).
 """
 
 from __future__ import annotations
@@ -200,9 +201,9 @@ def make_strategy(name: str):
         cpus = tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in cpus])
     if name == "multiworker":
-        if not os.environ.get("TF_CONFIG"):
-            raise KvidError("--strategy multiworker: TF_CONFIG is not set (see tf.distribute docs)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        from kvid.train.distribute import multiworker_strategy
+
+        return multiworker_strategy()
     raise KvidError(f"strategy={name!r}: choose from {', '.join(STRATEGIES)}")
 
 
@@ -215,17 +216,6 @@ def set_precision(mixed: bool) -> bool:
         mixed = False
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     return mixed
-
-
-def worker_shard(strategy) -> tuple[int, int]:
-    """(index, count) of this worker among the strategy's workers."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return 0, 1
-    spec = resolver.cluster_spec().as_dict()
-    workers = len(spec.get("worker", [])) + len(spec.get("chief", []))
-    index = resolver.task_id + (1 if resolver.task_type == "worker" and "chief" in spec else 0)
-    return index, max(workers, 1)
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -263,7 +253,7 @@ def _cache_value(cfg: TrainConfig, train_info):
     return str(cfg.cache)  # a file prefix
 
 
-def load_splits(cfg: TrainConfig, strategy):
+def load_splits(cfg: TrainConfig):
     from kvid.data.layouts import SplitNotFound, load_dataset
 
     train_info = load_dataset(cfg.data, cfg.train_split, layout=cfg.layout)
@@ -275,16 +265,11 @@ def load_splits(cfg: TrainConfig, strategy):
             val_info = load_dataset(cfg.data, cfg.val_split, layout=cfg.layout)
         except SplitNotFound:
             print(f"kvid: {cfg.data} has no {cfg.val_split} split: training without validation")
-    total = len(train_info.items)
-    index, count = worker_shard(strategy)
-    if count > 1:
-        train_info = dataclasses.replace(train_info, items=train_info.items[index::count])
-    return train_info, val_info, total
+    return train_info, val_info, len(train_info.items)
 
 
-def make_datasets(cfg: TrainConfig, train_info, val_info, sharded: bool):
+def make_datasets(cfg: TrainConfig, train_info, val_info):
     from kvid.data.pipeline import make_dataset
-    from kvid.keras import tf
 
     cache = _cache_value(cfg, train_info)
     clip = cfg.resolved_clip()
@@ -296,29 +281,15 @@ def make_datasets(cfg: TrainConfig, train_info, val_info, sharded: bool):
         # kvid evaluate's)
         val = make_dataset(val_info, cfg.val_split, batch_size=cfg.batch, training=False,
                            cache=cache is True, clip=clip.replace(clips=1, crops=1))
-    if sharded:  # every worker reads its own videos: no automatic sharding on top
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        train = _keep_attrs(train.with_options(options), train)
-        if val is not None:
-            val = _keep_attrs(val.with_options(options), val)
     return train, val, cache
-
-
-def _keep_attrs(new, old):
-    for name in ("kvid_problems", "kvid_dataset", "kvid_spec"):
-        if hasattr(old, name):
-            setattr(new, name, getattr(old, name))
-    return new
 
 
 # -- the run ------------------------------------------------------------------------------------
 def train_run(cfg: TrainConfig, resume: bool = False, verbose: int = 1):
     """Train as ``cfg`` says (``resume``: continue ``cfg.out``); returns the Keras History."""
-    import math
-
     from kvid import models
     from kvid.keras import keras
+    from kvid.train.distribute import steps_per_pass
     from kvid.train.trainer import fit
 
     cfg.check()
@@ -334,7 +305,7 @@ def train_run(cfg: TrainConfig, resume: bool = False, verbose: int = 1):
     keras.utils.set_random_seed(int(cfg.seed))
     mixed = set_precision(cfg.mixed_precision)
     strategy = make_strategy(cfg.strategy)
-    train_info, val_info, total = load_splits(cfg, strategy)
+    train_info, val_info, total = load_splits(cfg)
     labels = list(train_info.labels)
     with strategy.scope():
         model = models.build(cfg.model, num_classes=len(labels), frames=cfg.frames,
@@ -342,9 +313,9 @@ def train_run(cfg: TrainConfig, resume: bool = False, verbose: int = 1):
     from kvid.analysis.count import count
 
     counted = count(model)
-    train, val, cache = make_datasets(cfg, train_info, val_info,
-                                      sharded=worker_shard(strategy)[1] > 1)
-    steps = math.ceil(total / cfg.batch)  # global batches per pass, over all workers' shards
+    train, val, cache = make_datasets(cfg, train_info, val_info)
+    # global batches per pass; every worker reads all of them (kvid.train.distribute)
+    steps = steps_per_pass(total, cfg.batch, strategy.num_replicas_in_sync)
     extra = {
         "model_build": _jsonable(getattr(model, "_kvid_build", {})), "labels": labels,
         "num_classes": len(labels),

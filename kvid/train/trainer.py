@@ -32,6 +32,7 @@ from kvid import KvidError
 from kvid.keras import keras, tf
 from kvid.train import callbacks as cbmod
 from kvid.contract import rundir
+from kvid.train.distribute import replica_batches, synchronize_batchnorm, validation_batches
 from kvid.train.optim import compile_model
 from kvid.train.recipes import get_recipe
 
@@ -98,6 +99,9 @@ def fit(model, train_ds, val_ds=None, *, recipe="cpu", epochs=None, run_dir=None
     ``resume=True``. ``monitor``: what "best" means (default ``val_top1``, or ``top1``
     without validation data). ``config``: the dict written as ``RUN/config.json`` (``kvid
     train`` passes its own; otherwise a description of the Python call is written).
+    Under a strategy with several replicas (``mirrored``, ``multiworker``), each global batch
+    of ``train_ds`` is split among them and BatchNormalization is synchronised, so the run
+    trains as one device would (:mod:`kvid.train.distribute`).
     Returns the Keras ``History`` (with the whole run's rows when resumed).
     """
     recipe = get_recipe(recipe, epochs=epochs)
@@ -110,6 +114,8 @@ def fit(model, train_ds, val_ds=None, *, recipe="cpu", epochs=None, run_dir=None
     initial_epoch = 0
     cbs = list(callbacks)
     strategy = model.distribute_strategy
+    if strategy.num_replicas_in_sync > 1:  # the replicas train what one device would
+        synchronize_batchnorm(model)
     if run_dir is not None:
         run_dir = os.fspath(run_dir)
         if resume and not rundir.has_progress(run_dir):
@@ -134,8 +140,9 @@ def fit(model, train_ds, val_ds=None, *, recipe="cpu", epochs=None, run_dir=None
         raise KvidError("resume=True needs the run_dir to resume")
     if initial_epoch < recipe.epochs:
         fast_forward(train_ds, initial_epoch)
-        history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=recipe.epochs,
-                            initial_epoch=initial_epoch, validation_data=val_ds, callbacks=cbs,
+        history = model.fit(replica_batches(train_ds.repeat(), strategy), steps_per_epoch=steps,
+                            epochs=recipe.epochs, initial_epoch=initial_epoch,
+                            validation_data=validation_batches(val_ds, strategy), callbacks=cbs,
                             verbose=verbose)
     else:
         history = keras.callbacks.History()
