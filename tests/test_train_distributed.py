@@ -123,7 +123,7 @@ def test_mixed_precision_trains_and_saves_a_float32_model(tmp_path):
 
 # -- two workers on localhost --------------------------------------------------------------------
 KVID = "import sys; from kvid.cli import main; sys.exit(main(sys.argv[1:]))"
-WORKER_SECONDS = 300  # per phase, a bound for a loaded machine; the whole test takes ~1 minute
+WORKER_SECONDS = 300  # per phase: a bound for a loaded machine (5 processes, ~110 CPU-s in all)
 
 
 def _free_ports(n):
