@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", help="where to write the videos (default: a temporary folder)")
     args = parser.parse_args(argv)
 
+    from kvid import environment
+
+    print(environment.line())
     print(f"kvid.data benchmark: {os.cpu_count()} CPUs, batch {BATCH}")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or tmp

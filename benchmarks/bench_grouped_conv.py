@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from kvid import ops
+from kvid import environment, ops
 from kvid.keras import keras, tf
 
 
@@ -43,6 +43,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--tf-repeats", type=int, default=3, help="repeats for TF's slow path")
     args = parser.parse_args()
+    print(environment.line())  # after TensorFlow's import: its own oneDNN answer
 
     x = tf.constant(np.random.default_rng(0).normal(size=(64, 28, 28, 64)).astype(np.float32))
     dense = step_time(keras.layers.Conv2D(64, 3, padding="same", use_bias=False), x, args.repeats)

@@ -68,7 +68,10 @@ def training(names, batch, steps):
     from kvid import models
     from kvid.analysis.count import count
 
+    from kvid import environment
+
     frames, size = 8, 112
+    print(environment.line())
     print(f"training, {frames}x{size}x{size}, batch {batch}, SGD momentum, median of {steps} "
           f"steps (Keras, CPU); 'x dense per MAC' = dense net's rate per MAC / this net's, "
           f"from wall clock and from CPU time", flush=True)

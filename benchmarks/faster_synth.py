@@ -36,6 +36,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from kvid import environment  # noqa: E402 - TensorFlow-free
+
 CLASSES, VIDEOS_PER_CLASS, FRAMES, SIZE, L, N = 14, 80, 32, 64, 8, 8
 SMALL = {"width": 16, "stages": (1, 1, 1, 1)}
 PATTERNS = ("1:0", "1:1", "1:3", "1:7", "0:1")
@@ -240,6 +242,7 @@ def report(results, path, command, seconds):
         "# FASTER on the synthetic dataset (benchmarks/faster_synth.py)", "",
         f"Command: `{command}` ({seconds / 60:.0f} min on the 2-core CI machine).", "",
         "Config: " + json.dumps(results["config"]), "",
+        environment.line(), "",
         f"Clip-level accuracy (one 8-frame clip, eval videos x 8 clips): expensive R(2+1)D "
         f"{results['clip_accuracy']['expensive']:.3f}, cheap R2D {results['clip_accuracy']['cheap']:.3f}.", "",
         "Video accuracy (val+test videos, N = 8 uniform clips of L = 8 frames) and cost per video "
@@ -286,8 +289,10 @@ def main():
     p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--reference-videos", type=int, default=20)
     args = p.parse_args()
+    print(environment.line(), flush=True)
     t0 = time.time()
     results = run(args)
+    results["environment"] = environment.describe()
     command = "python benchmarks/faster_synth.py " + " ".join(sys.argv[1:])
     report(results, args.out, command.strip(), time.time() - t0)
     log(f"wrote {args.out}")

@@ -78,6 +78,10 @@ def main(argv=None) -> int:
     from kvid.train.evaluation import evaluate
     from kvid.train.run import TrainConfig, train_run
 
+    from kvid import environment
+
+    env = environment.describe()
+    print(environment.line())
     out = args.out or tempfile.mkdtemp(prefix="kvid_temporal_vs_c2d_")
     os.makedirs(out, exist_ok=True)
     data = args.data
@@ -109,12 +113,13 @@ def main(argv=None) -> int:
         }
         rows.append(row)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=2)
+        json.dump({"environment": env, "rows": rows}, f, indent=2)
     accuracy_vs_gmacs([{"label": r["model"], "gmacs": r["gmacs"], "params": r["params"],
                         "top1": r["test_top1"]} for r in rows],
                       os.path.join(out, "accuracy_vs_gmacs.png"), title="synthetic, test top-1")
     pair_keys = [k for k in rows[0] if "/" in k]
-    print(f"\nkvid synth, 10 classes, 8x64x64 clips, {args.epochs} epochs, batch {args.batch}, "
+    print(f"\n{environment.line()}")
+    print(f"kvid synth, 10 classes, 8x64x64 clips, {args.epochs} epochs, batch {args.batch}, "
           f"seed {args.seed}; test split {rows[0]['test_videos']} videos")
     head = ["model", "params", "GMACs", "train s", "best val top-1", "test top-1",
             "mean class"] + pair_keys + ["errors to reversed"]

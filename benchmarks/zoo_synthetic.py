@@ -60,6 +60,8 @@ def main(argv=None):
                      "minutes": sum(step.get("seconds", 0) for step in done.values()) / 60,
                      "wall_minutes": (time.time() - t0) / 60})
 
+    from kvid import environment
+
     c = demo.config
     command = ("python benchmarks/zoo_synthetic.py "
                + " ".join(argv if argv is not None else sys.argv[1:])).strip()
@@ -68,6 +70,7 @@ def main(argv=None):
         f"per class, seed {c['seed']}); each model in its preset's small CPU configuration, "
         f"{c['frames']}x{c['size']}x{c['size']} clips, {c['epochs']} epochs + {c['qat_epochs']} QAT "
         f"epochs; top-1 on the test split, identical views for every model. Command: `{command}`", "",
+        environment.line(2), "",
         "| model | params | GMACs | float Keras | QAT Keras | int8 TFLite | float32 TFLite "
         "| agreement int8 vs QAT | SQNR dB | int8 speed-up | int8 size | audit | minutes |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
@@ -97,7 +100,7 @@ def main(argv=None):
         with open(args.markdown, "w", encoding="utf-8") as fh:
             fh.write(table)
         with open(os.path.splitext(args.markdown)[0] + ".json", "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=1)
+            json.dump({"environment": environment.describe(2), "rows": rows}, fh, indent=1)
     return 1 if failures else 0
 
 

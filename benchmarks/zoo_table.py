@@ -40,6 +40,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--markdown", help="also write the table here")
     args = parser.parse_args(argv)
+    from kvid import environment
+    import kvid.keras  # noqa: F401 - TensorFlow first, so the line has its own oneDNN answer
+
+    env = environment.line()
+    print(env)
     lines = ["| family | preset | clip | classes | params (M): kvid (vs paper) | paper | "
              "GMACs: kvid (vs paper) | paper | source |",
              "|---|---|---|---:|---:|---:|---:|---:|---|"]
@@ -54,7 +59,7 @@ def main(argv=None):
     if args.markdown:
         os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
         with open(args.markdown, "w", encoding="utf-8") as fh:
-            fh.write("Command: `python benchmarks/zoo_table.py`\n\n" + "\n".join(lines) + "\n")
+            fh.write(f"Command: `python benchmarks/zoo_table.py`\n\n{env}\n\n" + "\n".join(lines) + "\n")
     return 0
 
 

@@ -29,9 +29,9 @@ def _interpreter_class():
 
         return tf.lite.Interpreter, "tensorflow"
     except ImportError:
-        raise KvidError(
-            "no TFLite interpreter: install the runtime extra (pip install 'kvid[runtime]')"
-        ) from None
+        from kvid.environment import needs_extra
+
+        raise KvidError("no TFLite interpreter: " + needs_extra("kvid.runtime", "runtime", ["ai_edge_litert"])) from None
 
 
 def load_interpreter(path, threads: int | None = None, xnnpack: bool = True):
