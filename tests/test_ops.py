@@ -159,6 +159,27 @@ def test_global_pool_temporal_mean_gate_and_normalization():
     np.testing.assert_allclose(gt, xf * xf.mean(axis=(1, 2), keepdims=True), rtol=RTOL, atol=1e-2)
 
 
+def test_temporal_mean_of_a_map_and_no_zero_init():
+    """TemporalMean on a map (B*T, H, W, C) averages over T through (B, T, H*W, C) (rank 4);
+    inside ops.no_zero_init() a zero_init BN starts at gamma 1, outside it at 0."""
+    b, t, h, c = 2, 4, 3, 5
+    inp = keras.Input((t, h, h, c))
+    folded = ops.FoldTime()(inp)
+    mean = ops.TemporalMean(t)(folded)
+    assert mean.shape.rank == 4
+    x = np.random.default_rng(4).uniform(0, 255, (b, t, h, h, c)).astype(np.float32)
+    np.testing.assert_allclose(keras.Model(inp, mean).predict(x, verbose=0), x.mean(axis=1),
+                               rtol=RTOL, atol=1e-3)
+    with ops.no_zero_init():
+        assert not ops.zero_init_enabled()
+        ones = ops.norm_act(folded, zero_init=True, activation=None, name="nz")
+    assert ops.zero_init_enabled()
+    zeros = ops.norm_act(folded, zero_init=True, activation=None, name="z")
+    model = keras.Model(inp, [ones, zeros])
+    assert np.all(model.get_layer("nz_bn").gamma.numpy() == 1)
+    assert np.all(model.get_layer("z_bn").gamma.numpy() == 0)
+
+
 def test_split_merge_fold_unfold_roundtrip():
     b, t, h, w, c = 2, 3, 4, 5, 6
     inp = keras.Input((t, h, w, c))

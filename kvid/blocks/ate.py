@@ -35,13 +35,13 @@ def ate(x, frames, d, *, dilations=(1, 2, 3), zero_init=True, name="ate"):
                           name=f"{name}__atrous{rate}")
         for rate in dilations
     ]
-    context = ops.temporal_pool(f_s, frames, frames, pool="avg", padding="valid",
-                                name=f"{name}__mean")  # rank 4 (kvid.ops.TemporalMean: 5)
+    context = ops.TemporalMean(frames, name=f"{name}__mean")(f_s)  # one int8 MEAN, rank 4
     context = ops.spatial_conv(context, d, 1, norm=True, activation="relu", name=f"{name}__global")
     parts.append(BroadcastTime(frames, name=f"{name}__broadcast")(context))
     t_r = keras.layers.Concatenate(name=f"{name}__cat")(parts)
     t_r = ops.spatial_conv(t_r, channels, 1, use_bias=True, name=f"{name}__expand",
-                           kernel_initializer="zeros" if zero_init else "he_normal")
+                           kernel_initializer="zeros" if zero_init and ops.zero_init_enabled()
+                           else "he_normal")
     t_out = keras.layers.Add(name=f"{name}__add")([f_s, t_r])
     return ops.global_video_pool(t_out, frames, name=f"{name}__pool")
 

@@ -80,8 +80,9 @@ def spatial_te(x, frames, groups, *, reduction=4, name):
     """Spatial TE (CT-Net Sec. 3.2): ``x * sigmoid(S-TSConv(T-Pool(x)))``, the attention map
     ``(B, H, W, C)`` broadcast over T."""
     _, h, w, c = x.shape
-    # T-Pool as a (T, 1) average pool at rank 4 (kvid.ops.TemporalMean reshapes to rank 5)
-    a = ops.temporal_pool(x, frames, frames, pool="avg", padding="valid", name=f"{name}_tpool")
+    # T-Pool: one int8 MEAN over T at rank 4 (an average pool over T would be an int8
+    # AVERAGE_POOL_2D, which XNNPACK does not run: TFLite's kernel plus a requantize)
+    a = ops.TemporalMean(frames, name=f"{name}_tpool")(x)
     a = ops.spatial_conv(a, _reduced(c, groups, reduction), 3, groups=groups, norm=True,
                          activation="relu", name=f"{name}_fc1")
     a = ops.spatial_conv(a, c, 3, groups=groups, activation="sigmoid", name=f"{name}_fc2")

@@ -28,6 +28,7 @@ from kvid.ops.video import (
     classifier,
     full_conv,
     global_video_pool,
+    no_zero_init,
     norm_act,
     out_frames,
     pixel_normalization,
@@ -36,6 +37,7 @@ from kvid.ops.video import (
     temporal_conv,
     temporal_pool,
     video_input,
+    zero_init_enabled,
 )
 
 grouped.install()
@@ -45,6 +47,7 @@ __all__ = [
     "Gate", "pixel_normalization",
     "video_input", "spatial_conv", "temporal_conv", "full_conv", "temporal_pool",
     "spatial_pool", "global_video_pool", "classifier", "norm_act", "out_frames",
+    "no_zero_init", "zero_init_enabled",
     "quantize_model", "quantize_scope", "custom_objects", "register_layer", "calibrate",
     "fitted_ranges",
     "save_model", "load_model",

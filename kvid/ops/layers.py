@@ -166,17 +166,38 @@ class TemporalNeighbours(keras.layers.Layer):
         _, h, w, c = x.shape
         rows = tf.reshape(x, [-1, self.frames, h * w * c])
         before, after = self._padding()
+        n, s = self.out_frames, self.stride
+        offsets = [t * self.dilation for t in range(self.kernel_size)]
+        if s > 1:
+            # Frame o + j*s (j < T') is phase o % s of row o // s + j once the padded frames
+            # are viewed as (rows, s): every tap is then a unit-stride slice. XNNPACK runs no
+            # strided STRIDED_SLICE (TFLite's builtin one took 5.7 ms for a 1x8x784x64 int8
+            # tap on a 2-core AVX2 CPU, the unit-stride slice is delegated). Frames padded at
+            # the end to make whole rows are never read.
+            after = max(after, (max(o // s for o in offsets) + n) * s - self.frames - before)
         rows = tf.pad(rows, [[0, 0], [before, after], [0, 0]])
+        if s > 1:
+            rows = tf.reshape(rows, [-1, (self.frames + before + after) // s, s, h * w * c])
         taps = []
-        for t in range(self.kernel_size):
-            start = t * self.dilation
-            stop = start + (self.out_frames - 1) * self.stride + 1
-            tap = rows[:, start:stop:self.stride, :]
+        for start in offsets:
+            if s > 1:
+                q, r = divmod(start, s)
+                tap = rows[:, q:q + n, r:r + 1, :]
+            else:
+                tap = rows[:, start:start + n, :]
             taps.append(tf.reshape(tap, [-1, h, w, c]))
-        if self.groups > 1 and len(taps) > 1:
-            pieces = [tf.split(tap, self.groups, axis=-1) for tap in taps]
-            taps = [pieces[t][g] for g in range(self.groups) for t in range(self.kernel_size)]
-        return taps[0] if len(taps) == 1 else tf.concat(taps, axis=-1)
+        if len(taps) == 1:
+            return taps[0]
+        stacked = tf.concat(taps, axis=-1)  # tap-major: channel t*C + c
+        if self.groups == 1:
+            return stacked
+        # Group-major order by one rank-4 transpose, (N, k, g, C/g) -> (N, g, k, C/g): one
+        # int8 TRANSPOSE that XNNPACK runs, where k SPLITs into g pieces and a k*g-input
+        # CONCATENATION (MF-Net: 3 x 16) ran on TFLite's builtin kernels.
+        g = self.groups
+        y = tf.reshape(stacked, [-1, self.kernel_size, g, c // g])
+        y = tf.transpose(y, [0, 2, 1, 3])
+        return tf.reshape(y, [-1, h, w, self.kernel_size * c])
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = tf.TensorShape(input_shape).as_list()
@@ -197,7 +218,8 @@ class TemporalNeighbours(keras.layers.Layer):
 @register
 class TemporalMean(keras.layers.Layer):
     """``(B*T, ...) -> (B, ...)``: average over time (e.g. TSN consensus of per-frame logits,
-    or a temporal mean that keeps the spatial map)."""
+    or a temporal mean that keeps the spatial map). Every tensor stays at rank <= 4: a map
+    ``(B*T, H, W, C)`` is averaged as ``(B, T, H*W, C)`` (RESHAPE, MEAN, RESHAPE in TFLite)."""
 
     def __init__(self, frames, **kwargs):
         super().__init__(**kwargs)
@@ -208,7 +230,16 @@ class TemporalMean(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
-        return tf.reduce_mean(tf.reshape(x, [-1, self.frames, *x.shape[1:]]), axis=1)
+        rest = list(x.shape[1:])
+        if len(rest) <= 2:
+            return tf.reduce_mean(tf.reshape(x, [-1, self.frames, *rest]), axis=1)
+        # A map (B*T, H, W, C) goes through (B, T, H*W, C), not a rank-5 tensor: one int8 MEAN
+        # at rank 4, which XNNPACK runs (it runs no int8 AVERAGE_POOL_2D).
+        inner = 1
+        for d in rest[:-1]:
+            inner *= int(d)
+        y = tf.reduce_mean(tf.reshape(x, [-1, self.frames, inner, rest[-1]]), axis=1)
+        return tf.reshape(y, [-1, *rest])
 
     def get_config(self):
         return {**super().get_config(), "frames": self.frames}

@@ -28,6 +28,8 @@ tfmot see conv -> BN -> activation in sequence.
 
 from __future__ import annotations
 
+import contextlib
+
 from kvid import KvidError
 from kvid.keras import keras
 from kvid.ops.layers import (
@@ -54,13 +56,41 @@ def _name(name, part):
     return None if name is None else f"{name}_{part}" if part else name
 
 
+_ZERO_INIT = {"enabled": True}
+
+
+@contextlib.contextmanager
+def no_zero_init():
+    """Within this context models are built with ``zero_init`` ignored: every residual branch
+    starts at its random initial value instead of zero (its last BN gamma 1, ATE's ``k_u``
+    He-initialised), as a trained network's branches are non-zero.
+
+    For timing random-weight exports: a zero branch calibrates to the narrowest int8 range
+    (``kvid.ops.quantize.MIN_RANGE``), ~1000x below the shortcut's, and XNNPACK refuses an int8
+    ADD whose input/output scale ratio is that far from 1 - the residual ADDs then run on
+    TFLite's reference kernel (16 of CT-Net-R50's 30 ADDs, a tenth of its int8 time at
+    8x112x112 on a 2-core AVX2 CPU), which a trained model's would not.
+    """
+    previous = _ZERO_INIT["enabled"]
+    _ZERO_INIT["enabled"] = False
+    try:
+        yield
+    finally:
+        _ZERO_INIT["enabled"] = previous
+
+
+def zero_init_enabled() -> bool:
+    """False inside :func:`no_zero_init`."""
+    return _ZERO_INIT["enabled"]
+
+
 def norm_act(x, *, norm=True, activation="relu", zero_init=False, name=None):
     """BatchNormalization and/or activation on any feature map."""
     if norm:
         x = keras.layers.BatchNormalization(
             momentum=BN_MOMENTUM,
             epsilon=BN_EPSILON,
-            gamma_initializer="zeros" if zero_init else "ones",
+            gamma_initializer="zeros" if zero_init and zero_init_enabled() else "ones",
             name=_name(name, "bn"),
         )(x)
     if activation == "relu":
@@ -205,6 +235,8 @@ __all__ = [
     "BN_EPSILON",
     "out_frames",
     "norm_act",
+    "no_zero_init",
+    "zero_init_enabled",
     "video_input",
     "pixel_normalization",
     "spatial_conv",

@@ -3,6 +3,11 @@
 Each configuration runs in its own process (so peak resident memory is that model's alone):
 warm-up runs, then repeated timed ``invoke`` calls on a random clip; median and spread
 (10th-90th percentile) are reported. TensorFlow-free.
+
+Every table starts with :func:`kvid.environment.line` (CPU, its int8 dot-product instructions,
+versions), and :func:`warn_int8` says once per run when int8 models are timed on a CPU without
+int8 dot-product instructions (AVX2-only x86), where int8 is often no faster than float32.
+:mod:`kvid.runtime.profile` says where a model's time goes (``kvid bench --profile``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ import json
 import os
 import subprocess
 import sys
+
+import numpy as np
+
+from kvid import environment
 
 _CHILD = r"""
 import json, sys, time
@@ -41,6 +50,32 @@ print(json.dumps({"median_ms": float(np.median(t)), "p10_ms": float(np.percentil
 """
 
 
+def is_int8(path) -> bool:
+    """Whether a ``.tflite`` file takes an int8 input (kvid's int8 exports do)."""
+    from kvid.runtime.interpreter import load_interpreter
+
+    return np.dtype(load_interpreter(path).get_input_details()[0]["dtype"]) == np.int8
+
+
+_warned = {"int8": False}
+
+
+def warn_int8(paths, stream=None) -> str | None:
+    """Print :func:`kvid.environment.int8_warning` once per process (to stderr) when any of
+    ``paths`` is an int8 model and this CPU has no int8 dot-product instructions; returns the
+    line printed, or None."""
+    from kvid import environment
+
+    if _warned["int8"]:
+        return None
+    message = environment.int8_warning()
+    if message is None or not any(is_int8(p) for p in paths):
+        return None
+    _warned["int8"] = True
+    print(f"kvid: {message}", file=stream or sys.stderr)
+    return message
+
+
 def bench_one(path, threads=2, xnnpack=True, warmup=3, repeats=10) -> dict:
     from kvid.runtime.interpreter import load_interpreter
 
@@ -55,7 +90,7 @@ def bench_one(path, threads=2, xnnpack=True, warmup=3, repeats=10) -> dict:
         raise RuntimeError(f"{path}: benchmark failed: {last}")
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     row.update({"model": os.fspath(path), "threads": threads, "xnnpack": xnnpack,
-                "size_mb": os.path.getsize(path) / 2**20})
+                "size_mb": os.path.getsize(path) / 2**20, "env": environment.line(threads)})
     return row
 
 
@@ -64,8 +99,10 @@ def bench(paths, threads=(2,), xnnpack=(True,), warmup=3, repeats=10):
 
 
 def format_table(rows) -> str:
-    lines = [f"{'model':<40} {'thr':>3} {'xnn':>4} {'median ms':>10} {'p10-p90 ms':>14} "
-             f"{'size MB':>8} {'peak MB':>8}"]
+    threads = sorted({r["threads"] for r in rows})
+    lines = [environment.line(threads[0] if len(threads) == 1 else None)]
+    lines += [f"{'model':<40} {'thr':>3} {'xnn':>4} {'median ms':>10} {'p10-p90 ms':>14} "
+              f"{'size MB':>8} {'peak MB':>8}"]
     for r in rows:
         name = os.path.basename(r["model"])
         lines.append(

@@ -32,6 +32,8 @@ def add_parsers(sub):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--png", help="write a bar chart here")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", action="store_true",
+                   help="where each model's time goes: every block and every op timed alone, per op kind")
     p.set_defaults(func=run_bench)
 
 
@@ -64,8 +66,11 @@ def run_predict(args) -> int:
 
 
 def run_bench(args) -> int:
-    from kvid.runtime.bench import bench, format_table, plot
+    from kvid.runtime.bench import bench, format_table, plot, warn_int8
 
+    warn_int8(args.models)
+    if args.profile:
+        return run_profile(args)
     xnn = {"on": (True,), "off": (False,), "both": (True, False)}[args.xnnpack]
     rows = bench(args.models, threads=args.threads, xnnpack=xnn, warmup=args.warmup,
                  repeats=args.repeats)
@@ -76,4 +81,21 @@ def run_bench(args) -> int:
     if args.png:
         written = plot(rows, args.png)
         print(f"wrote {written}" if written else "no plot: matplotlib is not installed")
+    return 0
+
+
+def run_profile(args) -> int:
+    from kvid import environment
+    from kvid.runtime.profile import format_profile, profile
+
+    reports = []
+    for path in args.models:
+        for threads in args.threads:
+            report = profile(path, threads=threads, warmup=args.warmup, repeats=args.repeats)
+            report["env"] = environment.line(threads)
+            reports.append(report)
+            if not args.json:
+                print(report["env"] + "\n\n" + format_profile(report) + "\n", flush=True)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     return 0
