@@ -242,6 +242,7 @@ def _pipeline(dump: Dump, video, model_path, threads, faster: bool) -> dict:
     from kvid.data.transforms import eval_views
     from kvid.data.video import VideoReader
     from kvid.runtime.interpreter import quantize
+    from kvid.runtime.predict import top_k
 
     p = clip_protocol(dump.sidecar)
     spec = dump.sidecar["input"]
@@ -277,8 +278,8 @@ def _pipeline(dump: Dump, video, model_path, threads, faster: bool) -> dict:
     kvid_scores = [_scores(o, out_spec) for o in kvid_out]
     phone_video = np.asarray(dump.manifest["video"]["scores"], np.float32)
     kvid_video = _video(kvid_scores, faster)
-    top5_phone = [int(i) for i in np.argsort(-phone_video, kind="stable")[:5]]
-    top5_kvid = [int(i) for i in np.argsort(-kvid_video, kind="stable")[:5]]
+    top5_phone = [int(i) for i in top_k(phone_video, 5)]
+    top5_kvid = [int(i) for i in top_k(kvid_video, 5)]
     pipeline.update({
         "top1_phone": top5_phone[0], "top1_kvid": top5_kvid[0], "top5_phone": top5_phone, "top5_kvid": top5_kvid,
         "video_max_abs_diff": float(np.max(np.abs(phone_video - kvid_video))),

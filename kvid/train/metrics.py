@@ -17,12 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def softmax(x, axis=-1):
-    z = np.asarray(x, np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
+from kvid.runtime.predict import softmax  # the one softmax (float64, as the Android core)
 
 
 def _as_views(scores) -> np.ndarray:
