@@ -19,8 +19,9 @@ classes are defined by temporal order over the whole video (move vs pretend: out
 so one 8-frame clip is ambiguous - exactly where aggregating clips in order should beat
 averaging their scores.
 
-Usage: ``python benchmarks/faster_synth.py [--work DIR] [--out benchmarks/faster_synth_results.md]
-[--seeds 3] [--quick]``. Everything is cached under ``--work`` (videos, weights, features).
+Usage: ``python benchmarks/faster_synth.py [--work DIR] [--out FILE.md] [--seeds 2]
+[--backbone-epochs 30] [--aggregator-epochs 20] [--qat-epochs 2]``. Everything is cached under
+``--work`` (videos, weights, features).
 """
 
 from __future__ import annotations

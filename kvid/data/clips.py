@@ -96,7 +96,7 @@ def load_clip(path: str, spec: ClipSpec, rng: np.random.Generator, problems: Pro
 def load_views(path: str, spec: ClipSpec, problems: ProblemLog | None = None) -> np.ndarray:
     """All ``clips x crops`` test views of the video: ``float32 (V, T, S, S, 3)``, clip-major."""
     with open_video(path, spec, problems) as reader:
-        idx = [sampling.clip_indices(spec, reader.num_frames, clip_index=k) for k in range(spec.clips)]
+        idx = sampling.test_clips(spec, reader.num_frames)
         frames = reader.read(np.concatenate(idx))
     t = spec.frames
     views = [

@@ -113,6 +113,11 @@ def clip_span(frames: int, scheme: str, *, stride: int = 1, window: int | None =
     return ClipSpec(frames=frames, scheme=scheme, stride=stride, window=window).span
 
 
+def test_clips(spec: ClipSpec, num_frames: int) -> list[np.ndarray]:
+    """Frame indices of every test clip of ``spec`` (``spec.clips`` of them, in order)."""
+    return [clip_indices(spec, num_frames, clip_index=k) for k in range(spec.clips)]
+
+
 def clip_indices(spec: ClipSpec, num_frames: int, clip_index: int = 0,
                  rng: np.random.Generator | None = None) -> np.ndarray:
     """Frame indices of one clip as ``spec`` says: test clip ``clip_index`` of ``spec.clips``, or

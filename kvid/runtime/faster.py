@@ -29,9 +29,10 @@ import os
 import numpy as np
 
 from kvid import KvidError
+from kvid.contract import ClipSpec
 from kvid.contract.faster import FasterSpec, control_vector, is_expensive, parse_pattern
 from kvid.contract.sidecar import read_sidecar
-from kvid.data.sampling import sample_indices
+from kvid.data.sampling import test_clips
 from kvid.runtime.interpreter import dequantize_from, load_interpreter, quantize_for
 
 
@@ -175,10 +176,8 @@ def predict_video(models: FasterModels, frames, clips: int | None = None, patter
     clips = models.clips if clips is None else int(clips)
     length = models.clip_frames
     stream = FasterStream(models, pattern)
-    outs = []
-    for k in range(clips):
-        idx = sample_indices(len(frames), length, "dense", clips=clips, clip_index=k)
-        outs.append(stream.push_clip(frames[idx]))
+    spec = ClipSpec(scheme="dense", frames=length, clips=clips)
+    outs = [stream.push_clip(frames[idx]) for idx in test_clips(spec, len(frames))]
     return np.stack(outs), stream.history
 
 

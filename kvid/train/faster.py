@@ -32,9 +32,9 @@ import os
 import numpy as np
 
 from kvid import KvidError, __version__, ops
-from kvid.contract import rundir
+from kvid.contract import ClipSpec, rundir
 from kvid.contract.faster import pattern_name, schedule
-from kvid.data.sampling import sample_indices
+from kvid.data.sampling import sample_indices, test_clips
 from kvid.keras import keras, tf
 from kvid.models.faster import FEATURE_STRIDE, FasterSequence
 from kvid.train import callbacks as cbmod
@@ -47,8 +47,7 @@ def dense_clips(num_frames: int, clip_frames: int, clips: int) -> np.ndarray:
     """Frame indices ``(clips, clip_frames)`` of the ``clips`` clips of ``clip_frames``
     consecutive frames that cover a video uniformly (the ``dense`` test scheme of
     kvid.data.sampling)."""
-    return np.stack([sample_indices(num_frames, clip_frames, "dense", clips=clips, clip_index=k)
-                     for k in range(int(clips))])
+    return np.stack(test_clips(ClipSpec(scheme="dense", frames=clip_frames, clips=clips), num_frames))
 
 
 class ClipBatches(keras.utils.Sequence):
