@@ -134,6 +134,7 @@ def describe_file(row, mode) -> None:
     f["max_rank"] = report["max_rank"]
     f["float_ops"] = len(report["float_ops"])
     f["fully_int8"] = mode == "int8" and report["ok"]
+    f["problems"] = report["problems"]
     f["ops"] = report["ops"]
     if mode == "float32":  # one counter for every model: the float32 TFLite graph's
         graph = Graph(f["path"])
@@ -170,7 +171,7 @@ def markdown(rows, threads_list, repeats, command, env, load) -> str:
         cells = " | ".join(f"{f['timing'][str(t)]['ms']:.1f} | {q['timing'][str(t)]['ms']:.1f} "
                            f"({q['timing'][str(t)]['p90_ms']:.1f})" for t in threads_list)
         ratio = q["timing"][last]["ms"] / f["timing"][last]["ms"]
-        fully = "yes" if q["fully_int8"] else f"no ({q['float_ops']} float ops)"
+        fully = "yes" if q["fully_int8"] else "no: " + "; ".join(q.get("problems") or ["?"])
         name = f"`{r['model']}`" if r["family"] != "movinet" else f"MoViNet-{r['model'][-2:].upper()}"
         lines.append(f"| {name} | {r['clip']} | {r['tflite_params_m']:.2f} | {r['tflite_gmacs']:.2f} | {cells} | "
                      f"{ratio:.2f} | {f['mb']:.1f} / {q['mb']:.1f} | {fully} | {q['max_rank']} |")

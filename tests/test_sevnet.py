@@ -152,7 +152,7 @@ def test_se_unit_matches_numpy():
 def test_network_keeps_frames_and_halves_space():
     m = models.build("sevnet_g8", frames=6, size=64, num_classes=3, **models.get("sevnet_g8").small)
     # 64 -> 32 (stem) -> 16, 8, 4, 2 (the four downsample modules); T stays 6 throughout.
-    assert m.get_layer("sev5_1__relu").output_shape == (None, 2, 2, 2 * 64)
+    assert m.get_layer("sev5_1__concat").output_shape == (None, 2, 2, 2 * 64)
     assert m.get_layer("conv1__temporal_split").output_shape == (None, 6, 32 * 32, 8)
     assert m.output_shape == (None, 3)
 

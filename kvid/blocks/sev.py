@@ -52,8 +52,10 @@ def squeeze_excitation(x, frames, *, reduction=4, name):
     return ops.MergeTime(h, w, name=f"{name}__se_merge")(y)
 
 
-def residual_branch(x, frames, *, group_width, block="sev", strides=1, zero_init=False, name):
-    """The three convs of one module; output width = input width, BN (no ReLU) last.
+def residual_branch(x, frames, *, group_width, block="sev", strides=1, zero_init=False,
+                    activation=None, name):
+    """The three convs of one module; output width = input width, BN (``activation`` after
+    it, none by default) last.
 
     ``sev`` (Fig. 2a): 1x1x1 C->C, 1x3x3 C->C with ``groups = C / G`` (carries the spatial
     stride), 3x1x1 C->C. ``r2plus1d`` (Fig. 4a): the same with a dense 1x3x3 and middle width
@@ -72,15 +74,16 @@ def residual_branch(x, frames, *, group_width, block="sev", strides=1, zero_init
         x = ops.spatial_conv(x, m, 3, strides=strides, groups=c // group_width, norm=True,
                              activation="relu", name=f"{name}__conv_b")
         return ops.temporal_conv(x, c, frames, 3, norm=True, zero_init=zero_init,
-                                 name=f"{name}__conv_c")
+                                 activation=activation, name=f"{name}__conv_c")
     if block == "r2plus1d":
         x = ops.spatial_conv(x, m, 3, strides=strides, norm=True, activation="relu",
                              name=f"{name}__conv_b")
         return ops.temporal_conv(x, c, frames, 3, norm=True, zero_init=zero_init,
-                                 name=f"{name}__conv_c")
+                                 activation=activation, name=f"{name}__conv_c")
     x = ops.full_conv(x, m, frames, (3, 3, 3), strides=(1, strides, strides), norm=True,
                       activation="relu", name=f"{name}__conv_b")
-    return ops.spatial_conv(x, c, 1, norm=True, zero_init=zero_init, name=f"{name}__conv_c")
+    return ops.spatial_conv(x, c, 1, norm=True, zero_init=zero_init, activation=activation,
+                            name=f"{name}__conv_c")
 
 
 def sev_module(x, frames, *, group_width, block="sev", se=False, se_reduction=4,
@@ -108,15 +111,22 @@ def sev_downsample(x, frames, *, group_width, block="sev", se=False, se_reductio
     average pooling with stride 2 (k = ``pool_size``, "SAME" padding, padding excluded from
     the mean) then a 1x1x1 conv C->C + BN at the output resolution. Output width 2C at
     H/2 x W/2.
+
+    The ReLU of the concatenation is applied to its two parts, ``concat(relu(branch),
+    relu(shortcut))`` - the same function - so that it fuses into the convs (BN folded) before
+    it: a ReLU after the concatenation is a standalone int8 RELU, which XNNPACK does not run
+    (it split the delegated graph at every downsample module, and ran on TFLite's builtin
+    kernel; benchmarks/xnnpack_int8_ops.py). With ``se`` the ReLU follows the SE gate.
     """
     c = int(x.shape[-1])
-    y = residual_branch(x, frames, group_width=group_width, block=block, strides=2, name=name)
+    y = residual_branch(x, frames, group_width=group_width, block=block, strides=2,
+                        activation=None if se else "relu", name=name)
     if se:
         y = squeeze_excitation(y, frames, reduction=se_reduction, name=name)
+        y = keras.layers.ReLU(name=f"{name}__relu")(y)
     s = ops.spatial_pool(x, pool_size, strides=2, pool="avg", name=f"{name}__pool")
-    s = ops.spatial_conv(s, c, 1, norm=True, name=f"{name}__shortcut")
-    x = keras.layers.Concatenate(name=f"{name}__concat")([y, s])
-    return keras.layers.ReLU(name=f"{name}__relu")(x)
+    s = ops.spatial_conv(s, c, 1, norm=True, activation="relu", name=f"{name}__shortcut")
+    return keras.layers.Concatenate(name=f"{name}__concat")([y, s])
 
 
 __all__ = ["BLOCKS", "middle_width", "squeeze_excitation", "residual_branch", "sev_module",
