@@ -20,7 +20,8 @@ from kvid import KvidError
 from kvid.export.gpu import gpu_compatibility
 
 
-def _schema():
+def tflite_schema():
+    """The TFLite flatbuffer schema module (ai-edge-litert's, tflite-runtime's or TensorFlow's)."""
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
@@ -31,7 +32,8 @@ def _schema():
     return schema
 
 
-def _enum_names(enum_class):
+def enum_names(enum_class):
+    """``{value: name}`` of a flatbuffer enum class (``BuiltinOperator``, ``TensorType``)."""
     return {v: k for k, v in vars(enum_class).items() if not k.startswith("_")}
 
 
@@ -50,7 +52,7 @@ def read_model(path):
         buf = fh.read()
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise KvidError(f"{path}: not a TFLite model (no TFL3 identifier)")
-    schema = _schema()
+    schema = tflite_schema()
     try:
         return schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     except Exception as exc:  # a truncated or corrupt flatbuffer
@@ -65,6 +67,12 @@ EXPECTATIONS = ("int8", "int16x8", "mixed", "float")
 _CAST_OPS = {"QUANTIZE", "DEQUANTIZE"}
 # Ops whose constant second input is the weight tensor.
 _WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL"}
+
+
+def expectation(mode: str) -> str:
+    """The audit expectation of a file converted to ``mode`` (:data:`kvid.export.convert.MODES`):
+    ``int8`` and ``int16x8`` exactly, any float model for the float modes."""
+    return mode if mode in ("int8", "int16x8") else "float"
 
 
 def layer_of(tensor_name) -> str:
@@ -125,10 +133,10 @@ def audit(path, expect: str | None = None) -> dict:
     """
     if expect is not None and expect not in EXPECTATIONS:
         raise KvidError(f"expect={expect!r}: must be one of {', '.join(EXPECTATIONS)}")
-    schema = _schema()
+    schema = tflite_schema()
     model = read_model(path)
-    op_names = _enum_names(schema.BuiltinOperator)
-    type_names = _enum_names(schema.TensorType)
+    op_names = enum_names(schema.BuiltinOperator)
+    type_names = enum_names(schema.TensorType)
 
     ops, float_ops, flex_ops, custom_ops, dynamic, op_list = Counter(), [], [], [], [], []
     max_rank, stored_type = 0, {}

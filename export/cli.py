@@ -23,7 +23,10 @@ def add_parsers(sub):
     p.add_argument("--classes", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model option override (repeatable)")
-    p.add_argument("--to", default="int8", choices=["int8", "float32", "float16", "dynamic"])
+    p.add_argument("--to", default="int8", choices=["int8", "float32", "float16", "dynamic", "int16x8"],
+                   help="int8 (default; a run's or a .keras model's QAT model, or --ptq), float32, float16, "
+                        "dynamic, or int16x8: 16-bit activations and 8-bit weights (the converter's 16x8 op "
+                        "set), post-training from the float model (a run's training clips, or --data)")
     p.add_argument("--out", required=True, help="output .tflite path")
     p.add_argument("--ptq", action="store_true",
                    help="int8 by post-training quantisation of a float model (needs --data)")
@@ -137,9 +140,9 @@ def run_export_source(args) -> int:
         raise KvidError(f"{args.source}: a float model; run `kvid qat` first, or pass --ptq --data D")
     labels = _read_labels(args.labels) if args.labels else None
     representative = None
-    if args.ptq:
+    if args.ptq or args.to == "int16x8":
         if not args.data:
-            raise KvidError("--ptq needs --data D for representative clips")
+            raise KvidError(f"{'--ptq' if args.ptq else '--to int16x8'} needs --data D for representative clips")
         from kvid.data.clips import load_views
         from kvid.data.layouts import load_dataset
 

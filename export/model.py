@@ -30,7 +30,7 @@ def export_model(model, out, *, mode="int8", model_name=None, labels=None, clip=
     with tempfile.TemporaryDirectory() as tmp:
         probe = os.path.join(tmp, "probe.tflite")
         convert_mod.write(data, probe)
-        report = audit_mod.audit(probe, expect="int8" if mode == "int8" else "float")
+        report = audit_mod.audit(probe, expect=audit_mod.expectation(mode))
     if not report["ok"] and not allow_float_fallback:
         raise KvidError(
             f"{out}: not written - the {mode} model fails the audit: {'; '.join(report['problems'])} "

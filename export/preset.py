@@ -32,7 +32,7 @@ def export_preset(name, out, *, frames=None, size=None, num_classes=None, overri
         ops.calibrate(model, [clips[i:i + 2] for i in range(0, calibration_clips, 2)])
     data = convert_mod.convert(model, mode, representative=clips[:calibration_clips])
     path = convert_mod.write(data, out)
-    report = audit_mod.audit(path, expect="int8" if mode == "int8" else "float")
+    report = audit_mod.audit(path, expect=audit_mod.expectation(mode))
     from kvid.export import metadata
 
     clip = models.get(name).data_protocol(frames=t, size=h).clip

@@ -25,18 +25,19 @@ def compile_for_training(model, lr):
 
 
 def qat_finetune(model, train_ds, *, epochs=1, lr=1e-5, val_ds=None, steps_per_epoch=None,
-                 callbacks=None, verbose=1, calibration_steps=20):
+                 callbacks=None, verbose=1, calibration_steps=20, ranges="minmax"):
     """Wrap ``model`` for QAT and fine-tune it on ``train_ds`` (batches of (clip, label)).
 
     BatchNormalization is folded into the convs first (as TFLite does; QAT then trains the
     very weights the int8 file holds); the fake-quant ranges are calibrated on
-    ``calibration_steps`` batches before any gradient step; the fine-tuning uses Adam at
-    ``lr`` (see :func:`compile_for_training`). Returns the QAT model.
+    ``calibration_steps`` batches before any gradient step, with the range method ``ranges``
+    (``minmax``, ``percentile:P`` or ``mse``: :func:`kvid.ops.calibrate`); the fine-tuning
+    uses Adam at ``lr`` (see :func:`compile_for_training`). Returns the QAT model.
     """
     from kvid.ops import calibrate, quantize_model
 
     qat = quantize_model(model)
-    calibrate(qat, train_ds, calibration_steps)
+    calibrate(qat, train_ds, calibration_steps, method=ranges)
     compile_for_training(qat, lr)
     if epochs > 0:
         qat.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,

@@ -105,7 +105,7 @@ def export_run(run_dir, out, *, mode="int8", ptq=False, float_output=False,
     if parity:
         views, labels, names, _ = validation_views(config)
     representative = None
-    if ptq:  # 64 representative clips from the training pipeline, not the parity views
+    if ptq or mode == "int16x8":  # 64 representative clips from the training pipeline, not the parity views
         batches = training_clips(config, 8, int(config.get("seed", 0))).take(8)
         representative = np.concatenate([x for x, _ in batches.as_numpy_iterator()])
     if mode == "int8" and not ptq:

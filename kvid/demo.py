@@ -2,7 +2,9 @@
 
 synthetic videos -> train a small SEVNet with Keras ``fit`` -> QAT fine-tune -> fully int8
 TFLite (audited) + a float32 TFLite -> evaluate float Keras, QAT Keras, int8 TFLite and float32
-TFLite on the same held-out videos -> time float32 vs int8 TFLite -> ``OUT/report.md``.
+TFLite on the same held-out videos -> time float32 vs int8 TFLite -> a few quantization
+variants side by side (``kvid quant sweep``: float32, PTQ int8, QAT int8, int16x8, per-tensor
+PTQ) -> ``OUT/report.md``.
 
 Every step writes its artefacts into ``OUT`` and records its result in ``OUT/demo.json``;
 running the same command again skips the steps that are done and continues an interrupted
@@ -15,7 +17,7 @@ import json
 import os
 import time
 
-STEPS = ("data", "train", "qat", "export", "evaluate", "bench", "report")
+STEPS = ("data", "train", "qat", "export", "evaluate", "bench", "quant", "report")
 
 # The demo's dataset and schedule; the model itself is built in its preset's small CPU
 # configuration (``Preset.small``, shown by ``kvid info M --small``), whatever the family.
@@ -31,6 +33,9 @@ DEFAULTS = {
     "batch": 16,
     "epochs": 20,
     "qat_epochs": 2,
+    # the quantization section: recipes of `kvid quant recipes` (float32 and qat_int8 are the
+    # export step's files; the others cost a conversion each)
+    "quant": "float32,ptq_int8,qat_int8,int16x8,ptq_int8_per_tensor",
 }
 
 
@@ -48,6 +53,8 @@ def add_parsers(sub):
     p.add_argument("--size", type=int, default=DEFAULTS["size"])
     p.add_argument("--scheme", default=DEFAULTS["scheme"],
                    help="temporal sampling (default: the preset's paper protocol, kvid info M)")
+    p.add_argument("--quant", default=DEFAULTS["quant"],
+                   help="the variants of the quantization section: names of `kvid quant recipes`")
     p.add_argument("--redo", choices=STEPS[2:], metavar="STEP",
                    help="run STEP and every later step again, keeping the data and the trained "
                         "run (" + ", ".join(STEPS[2:]) + "); a fresh start is a new --out")
@@ -63,12 +70,14 @@ class Demo:
             "videos_per_class": args.videos_per_class, "frames": args.frames, "size": args.size,
             "video_frames": DEFAULTS["video_frames"], "video_size": DEFAULTS["video_size"],
             "scheme": getattr(args, "scheme", DEFAULTS["scheme"]), "batch": DEFAULTS["batch"],
+            "quant": getattr(args, "quant", DEFAULTS["quant"]),
         }
         self.state_path = os.path.join(self.out, "demo.json")
         self.state = {"config": self.config, "done": {}}
         if os.path.isfile(self.state_path):
             with open(self.state_path, encoding="utf-8") as fh:
                 previous = json.load(fh)
+            previous.get("config", {}).setdefault("quant", DEFAULTS["quant"])  # a demo from before the step
             if previous.get("config") != self.config:
                 from kvid import KvidError
 
@@ -220,6 +229,33 @@ class Demo:
         return {"rows": rows, "speedup": f32["median_ms"] / i8["median_ms"],
                 "size_ratio": i8["size_mb"] / f32["size_mb"], "png": png}
 
+    def step_quant(self) -> dict:
+        from kvid.quant.sweep import sweep
+        from kvid.quant.variants import DEFAULT_RECIPES
+
+        named = {r.name: r for r in DEFAULT_RECIPES}
+        wanted = [n for n in self.config["quant"].split(",") if n]
+        unknown = [n for n in wanted if n not in named]
+        if unknown:
+            from kvid import KvidError
+
+            raise KvidError(f"--quant: unknown recipe(s) {', '.join(unknown)} (kvid quant recipes lists them)")
+        exported = {"float32": self.path("model_float32.tflite"), "qat_int8": self.path("model_int8.tflite")}
+        result = sweep(self.path("run"), self.path("quant"), [named[n] for n in wanted], bench_threads=(2,),
+                       repeats=10, rounds=2, layer_views=2, split="test",
+                       prebuilt={k: v for k, v in exported.items() if k in wanted}, verbose=False)
+        keys = ("variant", "precision", "top1", "agreement", "sqnr_db", "size_kib", "ms_2t", "audit", "audit_ok",
+                "worst_layer", "path")
+        rows = [{k: r.get(k) for k in keys} for r in result["rows"]]
+        for r in rows:
+            if r["variant"] == "float Keras":
+                continue
+            scores = (f"top-1 {r['top1']:.1%}, SQNR {r['sqnr_db']:.1f} dB, " if r.get("top1") is not None else "")
+            timing = f"{r['size_kib']:.0f} KiB, {r['ms_2t']:.2f} ms, " if r.get("ms_2t") else ""
+            print(f"  {r['variant']:<20} {r.get('precision') or '-':<10} {scores}{timing}audit {r['audit']}")
+        return {"rows": rows, "views": result["views"], "split": result["split"], "md": result["paths"]["md"],
+                "png": result["paths"].get("pareto_latency.png"), "recipes": wanted}
+
     def step_report(self) -> dict:
         from kvid.analysis.count import count
         from kvid.models import build
@@ -250,17 +286,43 @@ class Demo:
             *[f"| {os.path.basename(r['model'])} | {r['size_mb'] * 1024:.0f} KiB | {r['median_ms']:.2f} ms "
               f"| {r['p10_ms']:.2f}-{r['p90_ms']:.2f} ms |" for r in (f32, i8)], "",
             f"int8 is {bn['speedup']:.2f}x the speed of float32 at {bn['size_ratio']:.2f}x its size.", "",
+            *self._quant_section(),
             "## Files", "",
             "- training run (config, checkpoints, log, TensorBoard): `run/`",
             "- training curves: ![curves](run/curves.png)",
             "- confusion matrix (int8 TFLite): ![confusion](confusion_int8.png)",
             "- latency: ![latency](latency.png)",
             "- models: `model_int8.tflite`, `model_float32.tflite` (+ `.json` sidecars), `run/qat.keras`",
+            "- quantization variants (file, sidecar, recipe, per-layer table each): `quant/<variant>/`",
         ]
         path = self.path("report.md")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         return {"report": path, "params": info["params"], "gmacs": info["gmacs"]}
+
+    def _quant_section(self) -> list[str]:
+        q = self.state["done"]["quant"]
+        rows = q["rows"]
+
+        def cell(v, fmt):
+            return "-" if v is None else format(v, fmt)
+
+        return [
+            "## Quantization variants (`kvid quant sweep`)", "",
+            f"`kvid quant sweep {self.path('run')} --out {self.path('quant')} --only {','.join(q['recipes'])} "
+            f"--threads 2 --rounds 2 --layer-views 2` (the demo hands it its own float32 and int8 exports "
+            f"instead of converting them again): every file audited for its declared mode and run by the "
+            f"TensorFlow-free runtime on one centre view of each of the {q['views']} videos of the "
+            f"{q['split']} split; agreement and logits SQNR against the float Keras model; latency on this "
+            "CPU, 2 threads, XNNPACK. `worst_layer`: the op adding the most error, in its output's own "
+            "quantisation steps (`kvid quant layers`).", "",
+            "| variant | precision | top-1 | agreement | SQNR dB | size KiB | ms | audit | worst layer |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|",
+            *[f"| {r['variant']} | {r['precision']} | {cell(r['top1'], '.1%')} | {cell(r['agreement'], '.1%')} "
+              f"| {cell(r['sqnr_db'], '.1f')} | {cell(r['size_kib'], '.0f')} | {cell(r['ms_2t'], '.2f')} "
+              f"| {r['audit']} | {r.get('worst_layer') or '-'} |" for r in rows], "",
+            f"The whole matrix: `quant/sweep.md`; top-1 vs latency: ![pareto](quant/pareto_latency.png)", "",
+        ]
 
     def print_summary(self):
         c, done = self.config, self.state["done"]
@@ -276,6 +338,10 @@ class Demo:
         print(f"  size     : float32 {f32['size_mb'] * 1024:.0f} KiB, int8 {i8['size_mb'] * 1024:.0f} KiB")
         print(f"  latency  : float32 {f32['median_ms']:.2f} ms, int8 {i8['median_ms']:.2f} ms per clip "
               f"({bn['speedup']:.2f}x)")
+        quant = {r["variant"]: r for r in done["quant"]["rows"]}
+        print("  quant    : " + ", ".join(f"{k} {r['top1']:.1%}" for k, r in quant.items()
+                                       if k != "float Keras" and r.get("top1") is not None)
+              + " (top-1; quant/sweep.md)")
         print(f"  report   : {rep['report']}")
 
 

@@ -18,7 +18,8 @@ import os
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, or None when matplotlib is not installed."""
     try:
         import matplotlib
     except ImportError:
@@ -29,7 +30,8 @@ def _pyplot():
     return plt
 
 
-def _save(fig, plt, path) -> str:
+def save_figure(fig, plt, path) -> str:
+    """Write ``fig`` to the PNG ``path`` (folders made, written whole or not at all), close it."""
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".partial.png"
@@ -45,7 +47,7 @@ def training_curves(log, path, title=None) -> str | None:
     from kvid.contract import rundir
 
     rows = rundir.read_log(log) if isinstance(log, (str, os.PathLike)) else list(log)
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None or not rows:
         return None
     epochs = np.array([r.get("epoch", i) + 1 for i, r in enumerate(rows)])
@@ -72,13 +74,13 @@ def training_curves(log, path, title=None) -> str | None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def confusion_matrix(matrix, labels, path, title=None) -> str | None:
     """``matrix[i, j]`` = videos of true class ``i`` predicted as ``j``; drawn row-normalised
     (recall per class on the diagonal) with the counts written in small classes."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return None
     m = np.asarray(matrix, dtype=float)
@@ -104,13 +106,13 @@ def confusion_matrix(matrix, labels, path, title=None) -> str | None:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def accuracy_vs_gmacs(points, path, metric="top1", title=None) -> str | None:
     """``points``: dicts with ``label``, ``gmacs``, ``metric`` (a fraction) and optionally
     ``family`` (one colour per family) and ``params`` (marker area ~ parameters)."""
-    plt = _pyplot()
+    plt = pyplot()
     points = [p for p in points if p.get("gmacs") and p.get(metric) is not None]
     if plt is None or not points:
         return None
@@ -139,7 +141,7 @@ def accuracy_vs_gmacs(points, path, metric="top1", title=None) -> str | None:
     ax.grid(alpha=0.3)
     ax.set_title(title or "accuracy vs. compute")
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, plt, path)
 
 
 def run_points(runs, metric="top1") -> list[dict]:

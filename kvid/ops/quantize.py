@@ -161,26 +161,39 @@ MIN_RANGE = 1e-2  # the narrowest activation range calibration leaves (see fitte
 
 
 @contextlib.contextmanager
-def fitted_ranges():
+def fitted_ranges(method: str = "minmax"):
     """Within this context, training-mode calls set activation ranges from the data.
 
     tfmot's MovingAverageQuantizer starts every range at [-6, 6] and moves it with a fixed EMA
     decay of 0.999, so a few hundred QAT steps leave most ranges near [-6, 6]: activations
     above 6 clip, small ones use few int8 levels. Here the first call of each quantizer sets
-    its range to the batch's min/max and call n averages in with weight 1/(n+1) (the running
-    mean of the batch ranges). Eager calls only (what :func:`calibrate` makes). On leaving,
-    a range narrower than ``MIN_RANGE`` (an activation that was constant on the data, such as
+    its range to the one ``method`` (:mod:`kvid.ranges`) fits to the batch and call n averages
+    in with weight 1/(n+1) (the running mean of the batch ranges): ``minmax`` - the batch's
+    min and max (tfmot's own statistic), ``percentile:P`` - its (100-P)th and Pth
+    percentiles, ``mse`` - the clipping of its min/max with the least fake-quantisation error
+    at the quantizer's bits. Eager calls only (what :func:`calibrate` makes). On leaving, a
+    range narrower than ``MIN_RANGE`` (an activation that was constant on the data, such as
     a ReLU dead for every calibration clip) is widened to it: a zero-width range would give
     TFLite a zero scale, which no int8 kernel accepts.
     """
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
+    from kvid import ranges
+
+    name, _ = ranges.parse(method)
     original, seen = quant_ops.MovingAvgQuantize, {}  # min_var ref -> [min_var, max_var, calls]
 
     def moving_avg_quantize(inputs, min_var, max_var, ema_decay=0.999, **kwargs):
+        if not kwargs.get("is_training", True):
+            return original(inputs, min_var, max_var, ema_decay=ema_decay, **kwargs)
         entry = seen.setdefault(min_var.ref(), [min_var, max_var, 0])
         n, entry[2] = entry[2], entry[2] + 1
-        return original(inputs, min_var, max_var, ema_decay=n / (n + 1), **kwargs)
+        if name == "minmax":
+            return original(inputs, min_var, max_var, ema_decay=n / (n + 1), **kwargs)
+        lo, hi = _batch_range(inputs, method, kwargs)
+        min_var.assign((min_var.numpy() * n + lo) / (n + 1))
+        max_var.assign((max_var.numpy() * n + hi) / (n + 1))
+        return original(inputs, min_var, max_var, ema_decay=ema_decay, **{**kwargs, "is_training": False})
 
     quant_ops.MovingAvgQuantize = moving_avg_quantize
     try:
@@ -191,11 +204,34 @@ def fitted_ranges():
         max_var.assign(np.maximum(max_var.numpy(), min_var.numpy() + MIN_RANGE))
 
 
-def calibrate(qat_model, batches, steps=None):
+def _batch_range(inputs, method, options):
+    """The range ``method`` fits to one batch of a quantizer's input (per channel on the last
+    axis for a per-channel quantizer), made symmetric as tfmot makes a symmetric one."""
+    from kvid import ranges
+    from kvid.keras import tf
+
+    if not tf.executing_eagerly():
+        raise KvidError(f"calibration method {method!r} needs eager calls (kvid.ops.calibrate makes them)")
+    bits = int(options.get("num_bits", 8))
+    values = inputs.numpy()
+    if options.get("per_channel"):
+        columns = values.reshape(-1, values.shape[-1])
+        fitted = [ranges.fit(columns[:, i], method, bits) for i in range(columns.shape[1])]
+        lo, hi = np.array([f[0] for f in fitted]), np.array([f[1] for f in fitted])
+    else:
+        lo, hi = (np.float64(x) for x in ranges.fit(values, method, bits))
+    if options.get("symmetric"):
+        ratio = -1.0 if options.get("narrow_range") else -((1 << bits) - 2) / (1 << bits)
+        lo, hi = np.minimum(lo, hi / ratio), np.maximum(hi, lo * ratio)
+    return lo.astype(np.float32), hi.astype(np.float32)
+
+
+def calibrate(qat_model, batches, steps=None, method: str = "minmax"):
     """Fit a QAT model's activation ranges to ``batches`` (clips, or ``(clips, labels)``
-    pairs; at most ``steps`` of them): training-mode forward passes under
-    :func:`fitted_ranges`, no weight update. Run it before QAT fine-tuning or conversion."""
-    with fitted_ranges():
+    pairs; at most ``steps`` of them) with the range ``method`` (``minmax``,
+    ``percentile:P``, ``mse``: :func:`fitted_ranges`, :mod:`kvid.ranges`): training-mode
+    forward passes, no weight update. Run it before QAT fine-tuning or conversion."""
+    with fitted_ranges(method):
         for i, batch in enumerate(batches):
             if steps is not None and i >= steps:
                 break

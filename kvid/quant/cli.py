@@ -42,7 +42,9 @@ def add_parsers(sub):
     p.add_argument("--int16-layers", help="layer-name pattern kept at int16 activations (regular expression)")
     p.add_argument("--float-layers", help="layer-name pattern kept in float")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor")
-    p.add_argument("--ranges", default="minmax", help="minmax, percentile:P or mse (ai-edge-quantizer)")
+    p.add_argument("--ranges", default="minmax",
+                   help="activation range method: minmax, percentile:P or mse (kvid.ranges; "
+                        "ai-edge-quantizer's calibration)")
     p.add_argument("--calibration-clips", type=int, default=64)
     p.add_argument("--out", required=True, help="output .tflite")
     p.set_defaults(func=run_convert)
@@ -53,9 +55,13 @@ def add_parsers(sub):
     p.add_argument("--recipes", help="a JSON file with a list of recipes (default: kvid's set)")
     p.add_argument("--only", help="comma-separated recipe names to run from the set")
     p.add_argument("--mixed-layers", help="add a mixed variant with int16 activations at these layers")
-    p.add_argument("--views", type=int, help="at most this many validation views")
+    p.add_argument("--views", type=int, help="at most this many evaluation views")
+    p.add_argument("--split", default="test",
+                   help="the dataset split evaluated on (default test; a dataset without one: its validation split)")
     p.add_argument("--threads", default="1,2", help="latency thread counts")
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=10, help="timed runs per file and round")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="latency rounds over all files (median of the rounds; more is steadier on a busy machine)")
     p.add_argument("--layer-views", type=int, default=4, help="views for the per-layer tables (0: none)")
     p.set_defaults(func=run_sweep)
 
@@ -142,20 +148,18 @@ def _recipe_from_args(args):
 def run_convert(args) -> int:
     from kvid.export.audit import format_report
     from kvid.export.convert import convert
-    from kvid.quant.sweep import Subject, _write
-    from kvid.quant.variants import aeq_quantize, convert_recipe
+    from kvid.quant.sweep import Subject, _write, make_variant
 
     recipe = _recipe_from_args(args)
-    subject = Subject(args.run, views_limit=1, calibration_clips=recipe.calibration_clips)
     if not recipe.makes_file:
         from kvid import KvidError
 
         raise KvidError(f"recipe {recipe.name!r}: a simulation makes no file; run it in `kvid quant sweep`")
+    subject = Subject(args.run, views_limit=1, calibration_clips=recipe.calibration_clips)
+    float_path = os.path.splitext(args.out)[0] + ".float32.tflite"
     if recipe.kind == "aeq":
-        float_path = _write(convert(subject.float_model, "float32"), os.path.splitext(args.out)[0] + ".float32.tflite")
-        data = aeq_quantize(recipe, float_path, subject.calibration)
-    else:
-        data = convert_recipe(recipe, subject.float_model, subject.qat_model, subject.calibration)
+        _write(convert(subject.float_model, "float32"), float_path)
+    data, _ = make_variant(recipe, subject, float_path)
     path = _write(data, args.out)
     from kvid.export.audit import audit
     from kvid.export.metadata import write_sidecar_for
@@ -182,7 +186,7 @@ def run_sweep(args) -> int:
         recipes = [r for r in recipes if r.name in wanted]
     threads = tuple(int(t) for t in args.threads.split(",") if t)
     result = sweep(args.run, args.out, recipes, views_limit=args.views, bench_threads=threads,
-                   repeats=args.repeats, layer_views=args.layer_views)
+                   repeats=args.repeats, rounds=args.rounds, layer_views=args.layer_views, split=args.split)
     print(matrix_markdown(result))
     print(f"{result['seconds'] / 60:.1f} min; wrote " + ", ".join(result["paths"].values()))
     return 0

@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from kvid import KvidError
-from kvid.export.audit import layer_of, read_model, _enum_names, _schema
+from kvid.export.audit import layer_of, read_model, enum_names, tflite_schema
 from kvid.runtime.interpreter import dequantize, quantize
 
 _FAKE_QUANT_PARTS = ("FakeQuant", "MovingAvgQuantize", "LastValueQuant", "AllValuesQuantize")
@@ -57,10 +57,10 @@ class Tensor:
 
 def activation_tensors(path) -> list[Tensor]:
     """The activation tensors of ``path`` (subgraph 0) in execution order."""
-    schema = _schema()
+    schema = tflite_schema()
     model = read_model(path)
-    op_names = _enum_names(schema.BuiltinOperator)
-    type_names = _enum_names(schema.TensorType)
+    op_names = enum_names(schema.BuiltinOperator)
+    type_names = enum_names(schema.TensorType)
     sg = model.subgraphs[0]
     tensors = sg.tensors or []
 

@@ -7,17 +7,26 @@ re-creates it exactly (same model, same calibration clips by ``seed`` and
 - ``convert``: :func:`kvid.export.convert.convert` on the float model - ``float32``,
   ``float16``, ``dynamic``, ``int8`` (the converter's PTQ) and ``int16x8`` (its 16x8 op set);
   ``per_channel=False`` for per-tensor weights;
-- ``qat``: the QAT model (``RUN/qat.keras``) through the same converter, int8;
+- ``qat``: a QAT model through the same converter, int8: ``qat_from="run"`` the run's
+  (``RUN/qat.keras``, calibrated by ``kvid qat``: min/max), ``qat_from="float"`` one made here
+  from the run's float model - BN folded, ranges calibrated on ``calibration_clips`` training
+  clips with the range method ``ranges`` (:func:`kvid.ops.calibrate`), then ``qat_epochs`` of
+  QAT fine-tuning (Adam 1e-5, as ``kvid qat``; 0: calibration only);
 - ``aeq``: Google's ai-edge-quantizer on the float32 file: static ``int8`` or ``int16x8``
   (``activation_bits``), ``mixed`` (``int16_layers`` / ``float_layers`` / ``only_layers``:
   regular expressions over kvid layer names), weights of ``weight_bits`` (8 or 4: int4 weights
   need ``mode="dynamic"``, float activations - ai-edge-litert has no int8-activation kernel for
   int4 weights), ``per_channel``, and activation ranges ``ranges``: ``minmax`` (the library's
-  calibration), ``percentile:P`` or ``mse`` (kvid fits them per tensor on the float file's
-  values and hands them to the library as its calibration result); ``range_scale`` multiplies
-  the ranges of the layers matching each pattern (fault injection: a range 100x too narrow);
+  calibration), ``percentile:P`` or ``mse`` (kvid fits them per tensor and per clip on the
+  float file's values, :mod:`kvid.ranges`, and hands their mean to the library as its
+  calibration result); ``range_scale`` multiplies the ranges of the layers matching each
+  pattern (fault injection: a range 100x too narrow);
 - ``qat-sim``: QAT in Keras with tfmot's n-bit scheme (``weight_bits``/``activation_bits`` below
-  8): a simulation only, no TFLite file - no converter or kernel takes those weights.
+  8), calibrated with ``ranges``: a simulation only, no TFLite file - no converter or kernel
+  takes those weights.
+
+``ranges`` means the same in every kind that takes it (one definition, :mod:`kvid.ranges`); the
+``convert`` kind has none (the TFLite converter's calibrator records min/max).
 
 TensorFlow is needed for ``convert``/``qat``/``qat-sim``; ``aeq`` works on the float32 file.
 """
@@ -32,12 +41,14 @@ import re
 import numpy as np
 
 from kvid import KvidError
+from kvid import ranges as ranges_mod
 
 KINDS = ("convert", "qat", "aeq", "qat-sim")
+QAT_FROM = ("run", "float")
 #: the audit expectation of each declared mode (kvid.export.audit.EXPECTATIONS)
 EXPECT = {"int8": "int8", "int16x8": "int16x8", "mixed": "mixed", "float32": "float",
           "float16": "float", "dynamic": "float", "none": None}
-RANGE_METHODS = ("minmax", "percentile", "mse")
+RANGE_METHODS = ranges_mod.METHODS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +66,7 @@ class Recipe:
     calibration_clips: int = 64
     range_scale: dict = dataclasses.field(default_factory=dict)
     qat_epochs: int = 1
+    qat_from: str = "run"
     seed: int = 0
     note: str = ""
 
@@ -64,12 +76,20 @@ class Recipe:
             raise KvidError(f"{where}: kind={self.kind!r} must be one of {', '.join(KINDS)}")
         if self.mode not in EXPECT:
             raise KvidError(f"{where}: mode={self.mode!r} must be one of {', '.join(EXPECT)}")
-        if self.ranges.split(":")[0] not in RANGE_METHODS:
-            raise KvidError(f"{where}: ranges={self.ranges!r}: minmax, percentile:P (e.g. percentile:99.99) or mse")
-        if self.kind != "aeq" and (self.ranges != "minmax" or self.range_scale or self.int16_layers
-                                   or self.float_layers or self.only_layers):
-            raise KvidError(f"{where}: range methods, range_scale and layer patterns need kind 'aeq' "
-                            "(the TFLite converter calibrates by min/max and quantizes every layer)")
+        try:
+            ranges_mod.parse(self.ranges)
+        except KvidError as exc:
+            raise KvidError(f"{where}: {exc}") from None
+        if self.qat_from not in QAT_FROM or (self.qat_from != "run" and self.kind != "qat"):
+            raise KvidError(f"{where}: qat_from={self.qat_from!r}: 'run' or 'float', for kind 'qat' only")
+        if self.kind != "aeq" and (self.range_scale or self.int16_layers or self.float_layers or self.only_layers):
+            raise KvidError(f"{where}: range_scale and layer patterns need kind 'aeq' "
+                            "(the TFLite converter and QAT quantize every layer)")
+        if self.ranges != "minmax" and (self.kind == "convert" or (self.kind == "qat" and self.qat_from == "run")):
+            raise KvidError(f"{where}: ranges={self.ranges!r} needs kind 'aeq', 'qat' with qat_from 'float', or "
+                            "'qat-sim' (the TFLite converter and the run's qat.keras calibrate by min/max)")
+        if self.calibration_clips < 1 or self.qat_epochs < 0:
+            raise KvidError(f"{where}: calibration_clips must be >= 1 and qat_epochs >= 0")
         if self.kind == "convert" and self.mode == "mixed":
             raise KvidError(f"{where}: mode 'mixed' needs kind 'aeq' (layer patterns)")
         if self.kind == "qat" and self.mode != "int8":
@@ -131,6 +151,14 @@ def load_recipes(path) -> list[Recipe]:
     return [Recipe.from_dict(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
 
+def _qat_recipe(ranges: str, epochs: int) -> Recipe:
+    method = ranges.split(":")[0]
+    what = {"minmax": "min/max", "percentile": f"percentile {ranges.partition(':')[2]}", "mse": "MSE"}[method]
+    return Recipe(f"qat_calib_{method}" if epochs == 0 else f"qat_{method}", "qat", "int8", qat_from="float",
+                  qat_epochs=epochs, calibration_clips=320, ranges=ranges,
+                  note=f"QAT calibration only, {what}" if epochs == 0 else f"{what} calibration + {epochs} QAT epoch")
+
+
 #: the sweep's default set (``kvid quant sweep`` without ``--recipes``)
 DEFAULT_RECIPES = (
     Recipe("float32", "convert", "float32"),
@@ -139,6 +167,9 @@ DEFAULT_RECIPES = (
     Recipe("ptq_int8", "convert", "int8", note="TFLite converter PTQ"),
     Recipe("ptq_int8_per_tensor", "convert", "int8", per_channel=False),
     Recipe("qat_int8", "qat", "int8", note="the run's QAT model"),
+    # QAT made here from the float model, one per range method: calibration alone (0 epochs),
+    # then with one epoch of QAT fine-tuning; 320 calibration clips as `kvid qat` (20 x 16)
+    *(_qat_recipe(ranges, epochs) for epochs in (0, 1) for ranges in ("minmax", "percentile:99.99", "mse")),
     Recipe("int16x8", "convert", "int16x8", note="converter 16x8 op set"),
     Recipe("aeq_int8", "aeq", "int8", note="ai-edge-quantizer min/max"),
     Recipe("aeq_int8_percentile", "aeq", "int8", ranges="percentile:99.99"),
@@ -201,34 +232,6 @@ def _signature(path):
     return key, signatures[key]["inputs"][0]
 
 
-def fitted_range(values, method: str, bits: int = 8) -> tuple[float, float]:
-    """The activation range ``method`` picks for one clip's values (always containing 0, as
-    TFLite's ranges do): ``minmax``; ``percentile:P`` - the (100-P)th and Pth percentiles;
-    ``mse`` - min/max shrunk by the factor in [0.2, 1] whose fake-quantized values are closest
-    to the values."""
-    v = np.asarray(values, np.float64).ravel()
-    name, _, arg = method.partition(":")
-    if name == "percentile":
-        p = float(arg or 99.99)
-        lo, hi = np.percentile(v, [100 - p, p])
-    else:
-        lo, hi = float(v.min()), float(v.max())
-    lo, hi = min(lo, 0.0), max(hi, 0.0)
-    if name == "mse" and hi > lo:
-        levels = 2 ** bits - 1
-        best, best_err = 1.0, np.inf
-        sample = v if v.size <= 65536 else v[np.linspace(0, v.size - 1, 65536).astype(np.int64)]
-        for f in np.linspace(0.2, 1.0, 17):
-            a, b = lo * f, hi * f
-            scale = (b - a) / levels
-            q = np.clip(np.round((sample - a) / scale), 0, levels) * scale + a
-            err = float(np.mean((q - sample) ** 2))
-            if err < best_err:
-                best, best_err = f, err
-        lo, hi = lo * best, hi * best
-    return float(lo), float(hi)
-
-
 def calibration_result(recipe: Recipe, float_path, clips) -> dict:
     """ai-edge-quantizer's calibration of ``float_path`` on ``clips``, with kvid's range method
     and ``range_scale`` applied (``{tensor name: {"min", "max"}}``)."""
@@ -241,14 +244,15 @@ def calibration_result(recipe: Recipe, float_path, clips) -> dict:
     if not q.need_calibration:
         return {}
     key, arg = _signature(float_path)
-    result = q.calibrate({key: [{arg: np.asarray(c, np.float32)} for c in clips]})
+    result = q.calibrate({key: [{arg: np.asarray(c, np.float32)} for c in clips]},
+                         num_threads=min(16, os.cpu_count() or 1))  # its default is 16
     if recipe.ranges != "minmax":
         reader = TensorReader(float_path)
         names = {t.index: t.name for t in reader.tensors if t.op != "INPUT" and t.name in result}
         sums = {}
         for clip in clips:
             for index, values in reader.run(clip, names).items():
-                lo, hi = fitted_range(values, recipe.ranges, recipe.activation_bits)
+                lo, hi = ranges_mod.fit(values, recipe.ranges, recipe.activation_bits)
                 acc = sums.setdefault(names[index], [0.0, 0.0])
                 acc[0] += lo
                 acc[1] += hi
@@ -274,7 +278,8 @@ def aeq_quantize(recipe: Recipe, float_path, clips, calibration=None) -> bytes:
     if calibration is None:
         calibration = calibration_result(recipe, float_path, clips[:recipe.calibration_clips])
     q = quantizer.Quantizer(os.fspath(float_path), aeq_recipe(recipe))
-    return bytes(q.quantize(calibration or None, enable_progress_report=False).quantized_model)
+    return bytes(q.quantize(calibration or None, enable_progress_bar=False,
+                            enable_progress_report=False).quantized_model)
 
 
 # -- Keras side (TensorFlow) --------------------------------------------------------------------
@@ -327,8 +332,26 @@ def float_of_qat(qat_model):
     return model
 
 
+def calibration_steps(recipe: Recipe, batch: int) -> int:
+    """Batches of ``batch`` clips that hold the recipe's ``calibration_clips`` (QAT calibration)."""
+    return max(1, -(-recipe.calibration_clips // int(batch)))
+
+
+def qat_from_float(recipe: Recipe, float_model, train_ds, batch: int, steps_per_epoch=None, verbose=0):
+    """The QAT model of a ``qat`` recipe with ``qat_from="float"``: :func:`kvid.export.qat.qat_finetune`
+    of the float model - BN folded, ranges calibrated on :func:`calibration_steps` batches of
+    ``train_ds`` with the recipe's range method, ``qat_epochs`` of fine-tuning."""
+    from kvid.export.qat import qat_finetune
+    from kvid.keras import tf
+
+    tf.keras.utils.set_random_seed(recipe.seed)
+    return qat_finetune(float_model, train_ds, epochs=recipe.qat_epochs, steps_per_epoch=steps_per_epoch,
+                        verbose=verbose, calibration_steps=calibration_steps(recipe, batch), ranges=recipe.ranges)
+
+
 def convert_recipe(recipe: Recipe, float_model, qat_model=None, calibration=None) -> bytes:
-    """The TFLite bytes of a ``convert`` or ``qat`` recipe (kvid.export.convert)."""
+    """The TFLite bytes of a ``convert`` or ``qat`` recipe (kvid.export.convert); ``qat_model``:
+    the run's QAT model or :func:`qat_from_float`'s."""
     from kvid.export.convert import INTEGER_MODES, convert
 
     if recipe.kind == "qat":
@@ -339,21 +362,24 @@ def convert_recipe(recipe: Recipe, float_model, qat_model=None, calibration=None
     return convert(float_model, recipe.mode, representative=representative, per_channel=recipe.per_channel)
 
 
-def qat_simulation(recipe: Recipe, float_model, train_ds, steps_per_epoch=None, verbose=0):
+def qat_simulation(recipe: Recipe, float_model, train_ds, batch: int = 8, steps_per_epoch=None, verbose=0):
     """QAT in Keras with tfmot's n-bit scheme (weights ``weight_bits``, activations
-    ``activation_bits``; kvid's own layers keep their 8-bit output quantizers): a simulation -
-    no converter writes a file of it."""
+    ``activation_bits``; kvid's own layers keep their 8-bit output quantizers), calibrated with
+    the recipe's range method on :func:`calibration_steps` batches of ``train_ds`` (batches of
+    ``batch``): a simulation - no converter writes a file of it."""
     from tensorflow_model_optimization.quantization.keras.experimental.default_n_bit import (
         DefaultNBitQuantizeScheme,
     )
 
     from kvid.export.qat import compile_for_training
+    from kvid.keras import tf
     from kvid.ops import calibrate, quantize_model
 
+    tf.keras.utils.set_random_seed(recipe.seed)
     scheme = DefaultNBitQuantizeScheme(num_bits_weight=recipe.weight_bits,
                                        num_bits_activation=recipe.activation_bits)
     qat = quantize_model(float_model, scheme=scheme)
-    calibrate(qat, train_ds, max(1, recipe.calibration_clips // 8))
+    calibrate(qat, train_ds, calibration_steps(recipe, batch), method=recipe.ranges)
     compile_for_training(qat, 1e-5)
     if recipe.qat_epochs > 0:
         qat.fit(train_ds, epochs=recipe.qat_epochs, steps_per_epoch=steps_per_epoch, verbose=verbose)
