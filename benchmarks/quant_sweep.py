@@ -99,6 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--qat-epochs", type=int, default=2)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="latency rounds over all files (kvid quant sweep --rounds)")
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results"))
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
@@ -126,8 +127,9 @@ def main(argv=None) -> int:
         f"seed 0); each model in its preset's small CPU configuration, {args.frames}x{args.size}x{args.size} "
         f"clips (TSN segments), {args.epochs} epochs + {args.qat_epochs} QAT epochs (`kvid qat`). Every "
         f"variant is evaluated on one centre view per video of the {SPLIT} split; top-1, argmax agreement and "
-        "logits SQNR are against the float Keras model. Latency: median per clip, XNNPACK, 1 and 2 threads, on "
-        "this 2-core CPU shared with other work (compare within a table; the load average is given). Each "
+        f"logits SQNR are against the float Keras model. Latency: median per clip, XNNPACK, 1 and 2 threads, the "
+        f"median of {args.rounds} rounds over all files of 10 runs each, on this 2-core CPU shared with other work "
+        "(compare within a table; the load average is given). Each "
         "variant's recipe is in quant_sweep.json.", ""]
     failures = []
     for model in args.models:
@@ -141,7 +143,7 @@ def main(argv=None) -> int:
         recipes = default_recipes(pattern)
         recipes.append(Recipe("aeq_float_at_worst", "aeq", "mixed", float_layers=pattern, note=f"float at {pattern}"))
         load = os.getloadavg()
-        result = sweep(run, out, recipes, layer_views=4, split=SPLIT, verbose=True)
+        result = sweep(run, out, recipes, layer_views=4, split=SPLIT, repeats=10, rounds=args.rounds, verbose=True)
         load = [round(max(a, b), 1) for a, b in zip(load, os.getloadavg())]
         failures += checks(result)
         minutes = (time.perf_counter() - t0) / 60

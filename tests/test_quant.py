@@ -1,9 +1,12 @@
 """kvid.quant: per-layer error, sensitivity, variants (converter, ai-edge-quantizer, QAT), the
 audit's precision labels, the sweep - on tiny models (opscheck, 4 frames, 32 px).
 
-One tiny run and one sweep over a variant of every declared mode are shared by the whole
-module (the TensorFlow conversions are most of its time); the per-layer and sensitivity tests
-quantize the run's float32 file with ai-edge-quantizer, which needs no TensorFlow."""
+One tiny run and one sweep of it are shared by the whole module (TensorFlow's tracing and
+conversions are most of its time): the sweep's variants are ai-edge-quantizer files of every
+declared mode, made from the run's float32 file without TensorFlow, which the per-layer and
+sensitivity tests quantize too; the converter's 16x8 mode goes through ``kvid export`` of the
+run, and QAT (range methods, a QAT recipe's file and its per-layer table) and the converter's
+float16 through a four-layer model."""
 
 import json
 import os
@@ -23,9 +26,7 @@ def _sweep_recipes():
     from kvid.quant.variants import Recipe
 
     return [Recipe("float32", "convert", "float32"),
-            Recipe("float16", "convert", "float16"),
             Recipe("aeq_per_tensor", "aeq", "int8", per_channel=False, calibration_clips=8),
-            Recipe("qat_mse", "qat", "int8", qat_from="float", qat_epochs=0, ranges="mse", calibration_clips=8),
             Recipe("aeq_int16x8", "aeq", "int16x8", activation_bits=16, calibration_clips=8),
             Recipe("aeq_mixed", "aeq", "mixed", int16_layers="gconv", calibration_clips=8),
             Recipe("aeq_fallback", "aeq", "mixed", float_layers="full3d_relu", calibration_clips=8),
@@ -128,24 +129,20 @@ def test_sweep_audits_every_variant_for_its_mode_and_the_runtime_runs_them_witho
     assert labels["aeq_int16x8"] == "int16x8" and types.get("int16", 0) > 20 and "int8" not in types, types
     assert labels["aeq_mixed"] == "mixed: int8 + int16 at gconv"  # the pattern names layers: not gconv_tanh
     assert labels["aeq_fallback"] == "float fallback at full3d_relu"
-    assert labels["aeq_w4"] == "float activations, int4 weights" and labels["float16"] == "float16 weights"
-    assert labels["aeq_per_tensor"] == labels["qat_mse"] == "int8"
+    assert labels["aeq_w4"] == "float activations, int4 weights" and labels["aeq_per_tensor"] == "int8"
     # selective precision is refused where a fully int8 file is asked for
     for name in ("aeq_mixed", "aeq_fallback"):
         refused = audit(rows[name]["path"], expect="int8")
         assert not refused["ok"] and refused["problems"][0].startswith(f"not fully int8: {labels[name]}")
     assert not audit(rows["aeq_mixed"]["path"])["ok"]  # inferred: int8 activations -> fully int8 expected
-    # the QAT variant made here: per-layer table against the float file of its own weights
-    assert "qat_keras_top1" in rows["qat_mse"]
-    with open(out / "qat_mse" / "layers" / "layers.json") as fh:
+    with open(out / "aeq_per_tensor" / "layers" / "layers.json") as fh:
         layers = json.load(fh)
-    # QAT graphs requantize in a few places the float graph has no tensor for (tanh, the logits)
-    assert len(layers["rows"]) > 25 and len(layers["unmatched"]) <= 3, layers["unmatched"]
+    assert len(layers["rows"]) > 25 and not layers["unmatched"]  # the float file's graph, quantized
     for name in ("sweep.md", "sweep.csv", "pareto_latency.png", "pareto_size.png"):
         assert os.path.getsize(out / name) > 100
     with open(out / "sweep.md") as fh:
         text = fh.read()
-    assert "| qat_mse | qat | int8 | int8 |" in text and "test split" in text
+    assert "| aeq_mixed | aeq | mixed | mixed: int8 + int16 at gconv |" in text and "test split" in text
 
     # kvid predict and kvid bench on every file, TensorFlow made unimportable
     from kvid.data.layouts import load_dataset
@@ -179,34 +176,48 @@ def test_export_to_int16x8_writes_int16_activations(swept, tmp_path, capsys):
     assert result["parity"]["sqnr_db"] > 20  # against the float Keras model it came from
 
 
-def test_qat_calibration_fits_each_method_to_every_batch():
-    """kvid.ops.calibrate(method=...): a quantizer's range is the mean over batches of the range
-    kvid.ranges.fit picks on that batch - checked where the quantizer's input is known exactly
-    (TemporalMean of raw integer pixels, which the input quantizer passes unchanged)."""
-    from kvid import KvidError, ranges
+@pytest.fixture(scope="module")
+def small():
+    """Four layers whose TemporalMean output quantizer sees a known input (the mean over time of
+    raw integer pixels, which the input quantizer passes unchanged), and long-tailed clips."""
     from kvid.keras import keras
-    from kvid.ops import FoldTime, TemporalMean, calibrate, quantize_model
-    from kvid.quant.variants import Recipe, qat_simulation
+    from kvid.ops import FoldTime, TemporalMean
 
     t = 4
     clip = keras.Input((t, 8, 8, 3), name="clip")
     x = TemporalMean(t, name="tmean")(FoldTime()(clip))
     logits = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
-    model = keras.Model(clip, logits)
     rng = np.random.default_rng(0)
     batches = [np.round(rng.gamma(0.5, 30.0, (2, t, 8, 8, 3))).clip(0, 255).astype(np.float32) for _ in range(3)]
+    return {"model": keras.Model(clip, logits), "batches": batches}
 
-    def tmean_range(qat):
-        weights = {w.name.split("/")[-1]: float(w.numpy()) for w in qat.get_layer("quant_tmean").weights}
-        return weights["output_min:0"], weights["output_max:0"]
 
+def _tmean_range(qat):
+    weights = {w.name.split("/")[-1]: float(w.numpy()) for w in qat.get_layer("quant_tmean").weights}
+    return weights["output_min:0"], weights["output_max:0"]
+
+
+def _expected_range(batches, method):
+    from kvid import ranges
+
+    return np.mean([ranges.fit(b.mean(axis=1), method) for b in batches], axis=0)
+
+
+def test_qat_calibration_fits_each_method_to_every_batch(small):
+    """kvid.ops.calibrate(method=...): a quantizer's range is the mean over batches of the range
+    kvid.ranges.fit picks on that batch; the QAT simulation calibrates with its recipe's method."""
+    from kvid import KvidError
+    from kvid.ops import calibrate, quantize_model
+    from kvid.quant.variants import Recipe, qat_simulation
+
+    model, batches = small["model"], small["batches"]
     qat = quantize_model(model)
     fitted = {}
     for method in ("minmax", "percentile:99", "mse"):
         calibrate(qat, batches, method=method)
-        expected = np.mean([ranges.fit(b.mean(axis=1), method) for b in batches], axis=0)
-        fitted[method] = tmean_range(qat)
-        np.testing.assert_allclose(fitted[method], expected, rtol=1e-5, atol=1e-4, err_msg=method)
+        fitted[method] = _tmean_range(qat)
+        np.testing.assert_allclose(fitted[method], _expected_range(batches, method), rtol=1e-5, atol=1e-4,
+                                   err_msg=method)
     assert fitted["percentile:99"][1] < 0.9 * fitted["minmax"][1]  # the long tail clipped
     with pytest.raises(KvidError, match="range method 'median'"):
         calibrate(qat, batches, method="median")
@@ -214,11 +225,39 @@ def test_qat_calibration_fits_each_method_to_every_batch():
     # the QAT simulation calibrates with the recipe's method and quantizes weights to its bits
     recipe = Recipe("sim", "qat-sim", "none", weight_bits=4, qat_epochs=0, ranges="mse", calibration_clips=6)
     sim = qat_simulation(recipe, model, [(b, np.zeros(2)) for b in batches], batch=2)
-    np.testing.assert_allclose(tmean_range(sim), fitted["mse"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(_tmean_range(sim), fitted["mse"], rtol=1e-5, atol=1e-4)
     wrapper = sim.get_layer("quant_logits")
     (kernel, quantizer, variables), = [v for v in wrapper._weight_vars if "kernel" in v[0].name]
     values = quantizer(kernel, training=False, weights=variables).numpy()
     assert max(len(np.unique(values[:, j])) for j in range(values.shape[1])) <= 16  # 4-bit weights
+
+
+def test_a_qat_recipe_from_the_float_model_converts_to_int8_with_its_ranges(small, tmp_path):
+    """A ``qat`` recipe with ``qat_from="float"``: calibrated with its method, converted to an
+    int8 file whose output range of that layer is the calibrated one; its per-layer table
+    against the float file of its own weights; the converter's float16 label."""
+    from kvid.export.audit import audit
+    from kvid.export.convert import convert, write
+    from kvid.quant.graph import activation_tensors
+    from kvid.quant.layers import layer_errors
+    from kvid.quant.variants import Recipe, convert_recipe, float_of_qat, qat_from_float
+
+    model, batches = small["model"], small["batches"]
+    recipe = Recipe("q", "qat", "int8", qat_from="float", qat_epochs=0, ranges="percentile:99", calibration_clips=6)
+    qat = qat_from_float(recipe, model, [(b, np.zeros(2)) for b in batches], batch=2)
+    lo, hi = _expected_range(batches, recipe.ranges)
+    np.testing.assert_allclose(_tmean_range(qat), (lo, hi), rtol=1e-5, atol=1e-4)
+    path = write(convert_recipe(recipe, model, qat), tmp_path / "q.tflite")
+    report = audit(path, expect="int8")
+    assert report["ok"] and report["precision"] == "int8", report["problems"]
+    mean = [t for t in activation_tensors(path) if t.layer == "tmean" and t.op == "MEAN"]
+    assert mean and np.allclose(mean[0].range_used, (lo, hi), rtol=0.02, atol=(hi - lo) / 255), mean
+    reference = write(convert(float_of_qat(qat), "float32"), tmp_path / "q_float.tflite")
+    layers = layer_errors(path, reference, [b[0] for b in batches])
+    assert {r["layer"] for r in layers["rows"]} >= {"tmean", "global_average_pooling2d"} and len(layers["rows"]) >= 4
+    assert len(layers["unmatched"]) <= 1, layers["unmatched"]  # the QAT graph names its logits op apart
+    f16 = write(convert_recipe(Recipe("f16", "convert", "float16"), model), tmp_path / "f16.tflite")
+    assert audit(f16, expect="float")["precision"] == "float16 weights"
 
 
 def test_recipes_are_json_and_bad_ones_say_why(tmp_path):

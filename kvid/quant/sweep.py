@@ -227,7 +227,8 @@ def sweep(run_dir, out_dir, recipes, *, views_limit=None, bench_threads=(1, 2), 
                                 os.path.join(out_dir, "reference_qat_weights_float32.tflite"))
     reference = subject.keras_logits(subject.float_model)
     rows = [{"variant": "float Keras", "kind": "keras", "mode": "-", "precision": "float32 (Keras)",
-             **_scores(reference, reference, subject.labels), "audit": "-", "note": "the reference"}]
+             **_scores(reference, reference, subject.labels), "sqnr_db": None, "audit": "-",
+             "note": "the reference"}]
     if subject.qat_model is not None:
         rows.append({"variant": "QAT Keras", "kind": "keras", "mode": "-", "precision": "fake-quant int8 (Keras)",
                      **_scores(subject.keras_logits(subject.qat_model), reference, subject.labels),
