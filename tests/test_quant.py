@@ -108,6 +108,58 @@ def test_a_corrupted_layer_is_ranked_first_by_layers_and_sensitivity(tiny, tmp_p
     assert kept["precision"] == "float fallback at full3d_relu" and kept["sqnr_db"] < 6
 
 
+def test_aeq_minmax_ranges_cover_the_calibration_set_and_ema_is_the_library_s_narrower_one(tiny, tmp_path):
+    """``ranges="minmax"`` for ai-edge-quantizer: every tensor's range in the file holds the
+    global min/max of its float values over all calibration clips (not one typical clip's, which
+    the library's moving average of per-clip min/max is: ``ranges="ema"``)."""
+    from kvid.quant.graph import TensorReader, activation_tensors
+    from kvid.quant.variants import Recipe, aeq_quantize
+
+    calibration = tiny["clips"][:8]
+    reader = TensorReader(tiny["float"])
+    seen = {}
+    for clip in calibration:
+        for index, values in reader.run(clip).items():
+            lo, hi = seen.get(index, (np.inf, -np.inf))
+            seen[index] = (min(lo, float(values.min())), max(hi, float(values.max())))
+    seen = {t.name: seen[t.index] for t in reader.tensors}
+    output = next(t.name for t in reader.tensors if t.index == reader.interpreter.get_output_details()[0]["index"])
+    used = {}
+    for ranges in ("minmax", "ema"):
+        data = aeq_quantize(Recipe(ranges, "aeq", "int8", ranges=ranges), tiny["float"], calibration)
+        path = tmp_path / f"{ranges}.tflite"
+        with open(path, "wb") as fh:
+            fh.write(data)
+        used[ranges] = {t.name: (t.range_used, t.scale) for t in activation_tensors(path) if t.scale is not None}
+    covered = [name for name, ((lo, hi), scale) in used["minmax"].items()
+               if lo <= min(seen[name][0], 0) + scale and hi >= seen[name][1] - scale]
+    assert output in used["minmax"] and len(used["minmax"]) > 20
+    assert sorted(covered) == sorted(used["minmax"]), sorted(set(used["minmax"]) - set(covered))
+    (lo, hi), scale = used["ema"][output]
+    (glo, ghi), _ = used["minmax"][output]
+    assert hi - lo < 0.9 * (ghi - glo) and (hi < seen[output][1] - scale or lo > seen[output][0] + scale), \
+        (used["ema"][output], used["minmax"][output], seen[output])
+
+
+def test_a_pool_fits_the_range_of_all_its_parts_together():
+    """kvid.ranges.Pool (ai-edge-quantizer's ranges over all calibration clips): what fit gives
+    on the values concatenated - exactly for minmax and for percentiles inside the kept tails."""
+    from kvid.ranges import Pool, fit
+
+    rng = np.random.default_rng(0)
+    parts = [rng.laplace(size=20000) * (1 + i) for i in range(6)]  # each clip its own spread
+    pooled = np.concatenate(parts)
+    for method, tail in (("minmax", 100), ("percentile:99.9", 1000), ("percentile:99", 100), ("mse", 100)):
+        pool = Pool(method, parts=len(parts), tail=tail)
+        for part in parts:
+            pool.add(part.astype(np.float32))
+        exact = fit(pooled.astype(np.float32), method)
+        tol = 0.05 if (method == "mse" or tail < 0.01 * pooled.size) else 1e-4  # a subsample's estimate
+        np.testing.assert_allclose(pool.fit(), exact, rtol=tol, err_msg=method)
+        averaged = np.mean([fit(p, method) for p in parts], axis=0)  # the old per-clip mean
+        assert pool.fit()[1] > 1.2 * averaged[1], method
+
+
 def test_sweep_audits_every_variant_for_its_mode_and_the_runtime_runs_them_without_tensorflow(swept, tiny_data):
     from kvid.export.audit import audit
     from kvid.quant.graph import dtype_summary
@@ -269,11 +321,16 @@ def test_recipes_are_json_and_bad_ones_say_why(tmp_path):
     path.write_text(json.dumps([r.to_dict() for r in DEFAULT_RECIPES]))
     assert load_recipes(path) == list(DEFAULT_RECIPES)
     assert {r.ranges.split(":")[0] for r in DEFAULT_RECIPES if r.kind == "qat"} == {"minmax", "percentile", "mse"}
+    defaults = {r.name: r for r in DEFAULT_RECIPES}
+    assert defaults["aeq_int8"].ranges == "minmax" and defaults["aeq_int8_ema"].ranges == "ema"
     for bad, words in (({"name": "x", "kind": "convert", "ranges": "mse"}, "needs kind 'aeq', 'qat' with qat_from"),
                        ({"name": "x", "kind": "qat", "ranges": "mse"}, "needs kind 'aeq', 'qat' with qat_from"),
                        ({"name": "x", "kind": "convert", "qat_from": "float"}, "for kind 'qat' only"),
                        ({"name": "x", "kind": "aeq", "ranges": "percentile:abc"}, "percentile must be a number"),
                        ({"name": "x", "kind": "aeq", "weight_bits": 4}, "float activations only"),
+                       ({"name": "x", "kind": "convert", "ranges": "ema"}, "ranges='ema' (ai-edge-quantizer"),
+                       ({"name": "x", "kind": "qat", "qat_from": "float", "ranges": "ema"}, "needs kind 'aeq'"),
+                       ({"name": "x", "kind": "aeq", "ranges": "median"}, "range method 'median'"),
                        ({"name": "x", "colour": 1}, "unknown recipe field(s) colour"),
                        ({"name": "x", "kind": "aeq", "int16_layers": "("}, "bad layer pattern")):
         with pytest.raises(KvidError, match=re.escape(words)):

@@ -43,8 +43,8 @@ def add_parsers(sub):
     p.add_argument("--float-layers", help="layer-name pattern kept in float")
     p.add_argument("--per-tensor", action="store_true", help="one weight scale per tensor")
     p.add_argument("--ranges", default="minmax",
-                   help="activation range method: minmax, percentile:P or mse (kvid.ranges; "
-                        "ai-edge-quantizer's calibration)")
+                   help="activation range method: minmax, percentile:P or mse (kvid.ranges, fitted over all "
+                        "calibration clips), or ema (ai-edge-quantizer's own moving-average calibration)")
     p.add_argument("--calibration-clips", type=int, default=64)
     p.add_argument("--out", required=True, help="output .tflite")
     p.set_defaults(func=run_convert)

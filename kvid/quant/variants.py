@@ -16,16 +16,21 @@ re-creates it exactly (same model, same calibration clips by ``seed`` and
   (``activation_bits``), ``mixed`` (``int16_layers`` / ``float_layers`` / ``only_layers``:
   regular expressions over kvid layer names), weights of ``weight_bits`` (8 or 4: int4 weights
   need ``mode="dynamic"``, float activations - ai-edge-litert has no int8-activation kernel for
-  int4 weights), ``per_channel``, and activation ranges ``ranges``: ``minmax`` (the library's
-  calibration), ``percentile:P`` or ``mse`` (kvid fits them per tensor and per clip on the
-  float file's values, :mod:`kvid.ranges`, and hands their mean to the library as its
-  calibration result); ``range_scale`` multiplies the ranges of the layers matching each
-  pattern (fault injection: a range 100x too narrow);
+  int4 weights), ``per_channel``, and activation ranges ``ranges``: ``minmax`` (the global
+  min/max over the calibration clips, as the TFLite converter's), ``percentile:P`` or ``mse``
+  (kvid fits each tensor's range once to its values on the float file over all calibration
+  clips pooled, :class:`kvid.ranges.Pool`, and hands the ranges to the library as its
+  calibration result; the graph input keeps its min/max), or ``ema`` (kind ``aeq`` only:
+  ai-edge-quantizer's own calibration, a moving average with smoothing 0.95 of each clip's
+  min/max - roughly one typical clip's range, not the calibration set's); ``range_scale``
+  multiplies the ranges of the layers matching each pattern (fault injection: a range 100x too
+  narrow);
 - ``qat-sim``: QAT in Keras with tfmot's n-bit scheme (``weight_bits``/``activation_bits`` below
   8), calibrated with ``ranges``: a simulation only, no TFLite file - no converter or kernel
   takes those weights.
 
-``ranges`` means the same in every kind that takes it (one definition, :mod:`kvid.ranges`); the
+``ranges`` means the same method in every kind that takes it (one definition, :mod:`kvid.ranges`;
+QAT calibration averages the ranges of batches of clips, ``aeq`` fits one over all clips); the
 ``convert`` kind has none (the TFLite converter's calibrator records min/max).
 
 TensorFlow is needed for ``convert``/``qat``/``qat-sim``; ``aeq`` works on the float32 file.
@@ -49,6 +54,9 @@ QAT_FROM = ("run", "float")
 EXPECT = {"int8": "int8", "int16x8": "int16x8", "mixed": "mixed", "float32": "float",
           "float16": "float", "dynamic": "float", "none": None}
 RANGE_METHODS = ranges_mod.METHODS
+#: ``ranges`` value of an ``aeq`` recipe that keeps ai-edge-quantizer's own calibration
+#: (moving average of per-clip min/max) instead of kvid's ranges over all calibration clips
+LIBRARY_RANGES = "ema"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +84,15 @@ class Recipe:
             raise KvidError(f"{where}: kind={self.kind!r} must be one of {', '.join(KINDS)}")
         if self.mode not in EXPECT:
             raise KvidError(f"{where}: mode={self.mode!r} must be one of {', '.join(EXPECT)}")
-        try:
-            ranges_mod.parse(self.ranges)
-        except KvidError as exc:
-            raise KvidError(f"{where}: {exc}") from None
+        if self.ranges == LIBRARY_RANGES:
+            if self.kind != "aeq":
+                raise KvidError(f"{where}: ranges={self.ranges!r} (ai-edge-quantizer's own moving-average "
+                                "calibration) needs kind 'aeq'")
+        else:
+            try:
+                ranges_mod.parse(self.ranges)
+            except KvidError as exc:
+                raise KvidError(f"{where}: {exc} (or 'ema' for kind 'aeq')") from None
         if self.qat_from not in QAT_FROM or (self.qat_from != "run" and self.kind != "qat"):
             raise KvidError(f"{where}: qat_from={self.qat_from!r}: 'run' or 'float', for kind 'qat' only")
         if self.kind != "aeq" and (self.range_scale or self.int16_layers or self.float_layers or self.only_layers):
@@ -171,7 +184,9 @@ DEFAULT_RECIPES = (
     # then with one epoch of QAT fine-tuning; 320 calibration clips as `kvid qat` (20 x 16)
     *(_qat_recipe(ranges, epochs) for epochs in (0, 1) for ranges in ("minmax", "percentile:99.99", "mse")),
     Recipe("int16x8", "convert", "int16x8", note="converter 16x8 op set"),
-    Recipe("aeq_int8", "aeq", "int8", note="ai-edge-quantizer min/max"),
+    Recipe("aeq_int8", "aeq", "int8", note="ai-edge-quantizer, min/max over the calibration clips"),
+    Recipe("aeq_int8_ema", "aeq", "int8", ranges=LIBRARY_RANGES,
+           note="ai-edge-quantizer's own calibration: moving average of per-clip min/max"),
     Recipe("aeq_int8_percentile", "aeq", "int8", ranges="percentile:99.99"),
     Recipe("aeq_int8_mse", "aeq", "int8", ranges="mse"),
     Recipe("aeq_int16x8", "aeq", "int16x8", activation_bits=16),
@@ -233,8 +248,11 @@ def _signature(path):
 
 
 def calibration_result(recipe: Recipe, float_path, clips) -> dict:
-    """ai-edge-quantizer's calibration of ``float_path`` on ``clips``, with kvid's range method
-    and ``range_scale`` applied (``{tensor name: {"min", "max"}}``)."""
+    """The calibration result (``{tensor name: {"min", "max"}}``) that ai-edge-quantizer
+    quantizes ``float_path`` with, from ``clips``: the range of each tensor that the recipe's
+    method fits to its values over all the clips pooled (:class:`kvid.ranges.Pool`; the graph
+    input: its min/max) - or, for ``ranges="ema"``, the library's own calibration - with
+    ``range_scale`` applied."""
     from ai_edge_quantizer import quantizer
 
     from kvid.export.audit import layer_of
@@ -243,22 +261,34 @@ def calibration_result(recipe: Recipe, float_path, clips) -> dict:
     q = quantizer.Quantizer(os.fspath(float_path), aeq_recipe(recipe))
     if not q.need_calibration:
         return {}
+    clips = list(clips)
+    if not clips:
+        raise KvidError(f"recipe {recipe.name!r}: no calibration clips")
     key, arg = _signature(float_path)
-    result = q.calibrate({key: [{arg: np.asarray(c, np.float32)} for c in clips]},
-                         num_threads=min(16, os.cpu_count() or 1))  # its default is 16
-    if recipe.ranges != "minmax":
+    threads = min(16, os.cpu_count() or 1)  # the library's default is 16
+    if recipe.ranges == LIBRARY_RANGES:
+        result = q.calibrate({key: [{arg: np.asarray(c, np.float32)} for c in clips]}, num_threads=threads)
+    else:
+        # the library on one clip: which tensors it wants a range for, in its layout; kvid's
+        # ranges over every clip replace them all
+        result = q.calibrate({key: [{arg: np.asarray(clips[0], np.float32)}]}, num_threads=threads)
         reader = TensorReader(float_path)
-        names = {t.index: t.name for t in reader.tensors if t.op != "INPUT" and t.name in result}
-        sums = {}
+        tensors = {t.index: t for t in reader.tensors if t.name in result}
+        missing = sorted(set(result) - {t.name for t in tensors.values()})
+        if missing:
+            raise KvidError(f"recipe {recipe.name!r}: no values in {float_path} for tensor(s) "
+                            f"{', '.join(missing[:3])} that ai-edge-quantizer calibrates (ranges 'ema' uses its own)")
+        pools = {i: ranges_mod.Pool("minmax" if t.op == "INPUT" else recipe.ranges, recipe.activation_bits,
+                                    parts=len(clips))
+                 for i, t in tensors.items()}
         for clip in clips:
-            for index, values in reader.run(clip, names).items():
-                lo, hi = ranges_mod.fit(values, recipe.ranges, recipe.activation_bits)
-                acc = sums.setdefault(names[index], [0.0, 0.0])
-                acc[0] += lo
-                acc[1] += hi
-        for name, (lo, hi) in sums.items():
-            result[name] = {"min": np.full_like(result[name]["min"], lo / len(clips)),
-                            "max": np.full_like(result[name]["max"], max(hi / len(clips), lo / len(clips) + 1e-2))}
+            for index, values in reader.run(clip, list(pools)).items():
+                pools[index].add(values)
+        for index, pool in pools.items():
+            name = tensors[index].name
+            lo, hi = pool.fit()
+            result[name] = {"min": np.full_like(result[name]["min"], lo),
+                            "max": np.full_like(result[name]["max"], max(hi, lo + 1e-2))}
     for pattern, factor in recipe.range_scale.items():
         hits = [name for name in result if re.fullmatch(pattern, layer_of(name))]
         if not hits:
