@@ -238,7 +238,7 @@ def small():
     t = 4
     clip = keras.Input((t, 8, 8, 3), name="clip")
     x = TemporalMean(t, name="tmean")(FoldTime()(clip))
-    logits = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(x))
+    logits = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D(name="gap")(x))
     rng = np.random.default_rng(0)
     batches = [np.round(rng.gamma(0.5, 30.0, (2, t, 8, 8, 3))).clip(0, 255).astype(np.float32) for _ in range(3)]
     return {"model": keras.Model(clip, logits), "batches": batches}
@@ -306,7 +306,7 @@ def test_a_qat_recipe_from_the_float_model_converts_to_int8_with_its_ranges(smal
     assert mean and np.allclose(mean[0].range_used, (lo, hi), rtol=0.02, atol=(hi - lo) / 255), mean
     reference = write(convert(float_of_qat(qat), "float32"), tmp_path / "q_float.tflite")
     layers = layer_errors(path, reference, [b[0] for b in batches])
-    assert {r["layer"] for r in layers["rows"]} >= {"tmean", "global_average_pooling2d"} and len(layers["rows"]) >= 4
+    assert {r["layer"] for r in layers["rows"]} >= {"tmean", "gap"} and len(layers["rows"]) >= 4
     assert len(layers["unmatched"]) <= 1, layers["unmatched"]  # the QAT graph names its logits op apart
     f16 = write(convert_recipe(Recipe("f16", "convert", "float16"), model), tmp_path / "f16.tflite")
     assert audit(f16, expect="float")["precision"] == "float16 weights"

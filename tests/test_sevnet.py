@@ -192,8 +192,9 @@ EXPORT_CASES = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(EXPORT_CASES))
-@pytest.mark.e2e
+# the grouped-conv cases run again on oneDNN in CI (-m e2e): the two kernel families differ there
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.e2e) if c.startswith("sevnet") else c
+                                  for c in sorted(EXPORT_CASES)])
 def test_int8_export_small_config(case, tmp_path):
     name, overrides = EXPORT_CASES[case]
     result = export_small(name, tmp_path / f"{case}.tflite", depths=(2, 1, 1, 1),
