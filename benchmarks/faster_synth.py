@@ -93,7 +93,7 @@ def backbone(work, name, tr, ytr, epochs, seed=0):
     else:
         t0 = time.time()
         faster_train.train_clip_model(model, tr, ytr, L, epochs=epochs, batch_size=16, lr=3e-3,
-                                      weight_decay=1e-4, seed=seed, shift=4)
+                                      weight_decay=1e-4, optimizer="adam", seed=seed, shift=4)
         model.save_weights(path)
         log(f"trained {name}: {time.time() - t0:.0f} s")
     return model
@@ -188,7 +188,7 @@ def int8_pipeline(args, e_model, c_model, step, tr, ytr, ev, yev, names):
     qe, qc = ops.quantize_model(e_model), ops.quantize_model(c_model)
     for q in (qe, qc):  # QAT fine-tuning of the backbones (also settles the ranges)
         faster_train.train_clip_model(q, tr, ytr, L, epochs=args.qat_epochs, batch_size=16, lr=2e-4,
-                                      seed=7, shift=4)
+                                      weight_decay=0.0, optimizer="adam", seed=7, shift=4)
     test = faster_train.dense_clips(FRAMES, L, N)
     qfe, qfc = faster.feature_model(qe), faster.feature_model(qc)
     feats = {}

@@ -193,7 +193,8 @@ def trained(tmp_path_factory):
     history = {}
     for name, model in (("e", e), ("c", c)):
         history[name] = faster_train.train_clip_model(model, videos, labels, L, epochs=3, batch_size=6,
-                                                      lr=3e-3).history["loss"]
+                                                      lr=3e-3, weight_decay=0.0,
+                                                      optimizer="adam").history["loss"]
     starts = faster_train.dense_clips(videos.shape[1], L, 5)[:, 0]  # every 2nd start: 0, 2, ..., 8
     caches = {name: np.array(faster_train.cache_features(faster.feature_model(m), videos, L, len(starts),
                                                          str(work / f"feat_{name}.npy")))
@@ -357,8 +358,9 @@ def test_stages_write_a_run_directory_and_resume(trained, tmp_path, monkeypatch)
     def clip_stage(run, resume=False):
         keras.utils.set_random_seed(0)
         model = models.build("r2d_26", num_classes=K, frames=L, size=SIZE, **TINY)
-        return faster_train.train_clip_model(model, videos, labels, L, epochs=2, batch_size=6, lr=3e-3,
-                                             seed=4, shift=2, run_dir=run, resume=resume)
+        # the paper's clip-backbone recipe by default: SGD momentum 0.9, lr 0.01, weight decay 1e-4
+        return faster_train.train_clip_model(model, videos, labels, L, epochs=2, batch_size=6, seed=4, shift=2,
+                                             run_dir=run, resume=resume)
 
     def aggregator_stage(run, resume=False):
         keras.utils.set_random_seed(0)
@@ -385,12 +387,25 @@ def test_stages_write_a_run_directory_and_resume(trained, tmp_path, monkeypatch)
         for run in (full, broken):
             config, state = rundir.read_config(run), rundir.read_state(run)
             assert config["faster"]["stage"] == ("clip_model" if name == "clip" else "aggregator")
+            assert config["optimizer"]["name"] == ("sgd" if name == "clip" else "adamw"), config["optimizer"]
             assert state["finished"] and state["epoch"] == 2
             assert [r["epoch"] for r in rundir.read_log(run)] == [0, 1]
             assert os.path.isdir(os.path.join(run, rundir.CHECKPOINTS))
         final = load_model(os.path.join(broken, rundir.FINAL))
+        if name == "clip":
+            assert config["optimizer"]["lr"] == 0.01 and config["optimizer"]["weight_decay"] == 1e-4
         names = [t.name.split(":")[0] for t in final.inputs]
         assert names == (["clip"] if name == "clip" else ["feature", "state", "control"])
         assert os.path.isfile(os.path.join(broken, rundir.BEST))
     with pytest.raises(KvidError, match="nothing to resume"):
         clip_stage(str(tmp_path / "empty"), resume=True)
+
+
+def test_compile_faster_names_its_optimizers():
+    from kvid.keras import keras as k
+
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(3)])
+    faster_train.compile_faster(model, 0.01, 10, 1e-4, "sgd")
+    assert isinstance(model.optimizer, k.optimizers.SGD) and model.optimizer.momentum == 0.9
+    with pytest.raises(KvidError, match="optimizer='rmsprop'"):
+        faster_train.compile_faster(model, 0.01, 10, optimizer="rmsprop")

@@ -13,8 +13,12 @@ epochs and runs); :class:`FeatureSequences` draws ``N`` random cached clips per 
 same ``N`` every time, for testing; :func:`train_aggregator` fits the step over them through
 kvid.models.faster.FasterSequence, and :func:`predict_sequences` runs it.
 
-Both stages optimise with Adam (AdamW with ``weight_decay``) on a cosine schedule over all
-steps (:func:`compile_faster`; the paper's R(2+1)D recipe is SGD - this is kvid's CPU choice).
+Both stages follow a cosine schedule over all steps (:func:`compile_faster`; Sec.: "we adopt
+the cosine learning rate schedule"). Stage 1 optimises by default as the paper's clip-backbone
+recipe (kvid.train.recipes ``faster``: R(2+1)D's SGD with momentum 0.9, lr 0.01, weight decay
+1e-4); ``optimizer="adam"`` is the choice for tiny models on a CPU (benchmarks/faster_synth.py,
+the tests). Stage 2 defaults to Adam (AdamW with ``weight_decay``): the paper gives no separate
+recipe for the aggregator.
 With ``run_dir`` a stage writes a run directory as ``kvid train`` does (kvid.contract.rundir:
 ``config.json``, ``state.json``, ``checkpoints/``, ``best.keras``, ``final.keras``, ``log.csv``,
 TensorBoard, ``curves.png``; the aggregator stage saves its step model) and ``resume=True``
@@ -167,12 +171,20 @@ def as_dataset(sequence, skip_epochs: int = 0):
 
 # ------------------------------------------------------------------------------ training
 
-def compile_faster(model, lr, steps, weight_decay=0.0):
-    """Compile for a FASTER stage: Adam (AdamW with ``weight_decay``) on a cosine schedule over
-    ``steps`` (Sec.: "we adopt the cosine learning rate schedule"), softmax cross-entropy,
-    top-1/top-5."""
+OPTIMIZERS = ("sgd", "adam")
+
+
+def compile_faster(model, lr, steps, weight_decay=0.0, optimizer="adam"):
+    """Compile for a FASTER stage on a cosine schedule over ``steps`` (Sec.: "we adopt the
+    cosine learning rate schedule"): ``optimizer`` ``"sgd"`` (momentum 0.9, decoupled weight
+    decay ``weight_decay``: the R(2+1)D recipe) or ``"adam"`` (AdamW with ``weight_decay``);
+    softmax cross-entropy, top-1/top-5."""
+    if optimizer not in OPTIMIZERS:
+        raise KvidError(f"optimizer={optimizer!r}: must be one of {', '.join(OPTIMIZERS)}")
     schedule_ = keras.optimizers.schedules.CosineDecay(lr, max(1, steps))
-    if weight_decay:
+    if optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(schedule_, momentum=0.9, weight_decay=weight_decay or None)
+    elif weight_decay:
         optimizer = keras.optimizers.AdamW(schedule_, weight_decay=weight_decay)
     else:
         optimizer = keras.optimizers.Adam(schedule_)
@@ -181,12 +193,12 @@ def compile_faster(model, lr, steps, weight_decay=0.0):
                   metrics=metrics(getattr(model, "num_classes", None) or int(model.output_shape[-1])))
 
 
-def _fit(model, sequence, *, epochs, lr, weight_decay, verbose, run_dir, resume, config,
+def _fit(model, sequence, *, epochs, lr, weight_decay, optimizer, verbose, run_dir, resume, config,
          saved=lambda model: model):
     """``model.fit`` over ``sequence`` for ``epochs``, in ``run_dir`` when given (module
     text); ``saved(model)`` is what best.keras / final.keras hold."""
     steps = len(sequence)
-    compile_faster(model, lr, epochs * steps, weight_decay)
+    compile_faster(model, lr, epochs * steps, weight_decay, optimizer)
     start, callbacks = 0, []
     if run_dir is not None:
         run_dir = os.fspath(run_dir)
@@ -202,7 +214,8 @@ def _fit(model, sequence, *, epochs, lr, weight_decay, verbose, run_dir, resume,
             rundir.write_json(rundir.path(run_dir, rundir.CONFIG), {
                 "format": rundir.FORMAT, "version": 1, "kvid_version": __version__,
                 "source": "python", "rerunnable": False, "model_name": model.name, **config,
-                "optimizer": {"name": "adamw" if weight_decay else "adam", "lr": float(lr),
+                "optimizer": {"name": optimizer if optimizer == "sgd" or not weight_decay else "adamw",
+                              "lr": float(lr),
                               "schedule": "cosine", "weight_decay": float(weight_decay),
                               "epochs": int(epochs), "steps_per_epoch": steps}})
         callbacks = cbmod.standard(run_dir, monitor="top1", resume=resume, epochs=epochs,
@@ -216,27 +229,30 @@ def _fit(model, sequence, *, epochs, lr, weight_decay, verbose, run_dir, resume,
     return history
 
 
-def train_clip_model(model, videos, labels, clip_frames, *, epochs, batch_size=8, lr=2e-3,
-                     weight_decay=0.0, seed=0, shift=0, verbose=0, run_dir=None, resume=False):
+def train_clip_model(model, videos, labels, clip_frames, *, epochs, batch_size=8, lr=0.01,
+                     weight_decay=1e-4, optimizer="sgd", seed=0, shift=0, verbose=0, run_dir=None,
+                     resume=False):
     """Stage 1: train a backbone classifier on random clips (:class:`ClipBatches`); returns
-    the Keras history (the whole run's, when resumed)."""
+    the Keras history (the whole run's, when resumed). The defaults are the paper's
+    clip-backbone recipe (``faster`` in kvid.train.recipes: SGD, lr 0.01, weight decay 1e-4,
+    cosine); ``optimizer="adam"`` for tiny models on a CPU."""
     data = ClipBatches(videos, labels, clip_frames, batch_size, seed, shift)
     config = {"faster": {"stage": "clip_model", "videos": len(videos), "clip_frames": int(clip_frames),
                          "scheme": "dense", "batch_size": int(batch_size), "seed": int(seed),
                          "shift": int(shift)}}
-    return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, verbose=verbose,
-                run_dir=run_dir, resume=resume, config=config)
+    return _fit(model, data, epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
+                verbose=verbose, run_dir=run_dir, resume=resume, config=config)
 
 
-def train_aggregator(step, data, *, epochs, lr=1e-3, weight_decay=1e-4, verbose=0, run_dir=None,
-                     resume=False):
+def train_aggregator(step, data, *, epochs, lr=1e-3, weight_decay=1e-4, optimizer="adam", verbose=0,
+                     run_dir=None, resume=False):
     """Stage 2: fit the step over cached feature sequences (:class:`FeatureSequences`); a run
     directory holds the step (``best.keras``, ``final.keras``)."""
     config = {"faster": {"stage": "aggregator", "step": step.name, "videos": len(data.labels),
                          "clips": data.clips, "pattern": data.pattern, "training": bool(data.training),
                          "batch_size": data.batch_size}}
     return _fit(FasterSequence(step), data, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                verbose=verbose, run_dir=run_dir, resume=resume, config=config,
+                optimizer=optimizer, verbose=verbose, run_dir=run_dir, resume=resume, config=config,
                 saved=lambda model: model.step)
 
 
