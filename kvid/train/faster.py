@@ -214,7 +214,7 @@ def _fit(model, sequence, *, epochs, lr, weight_decay, optimizer, verbose, run_d
             rundir.write_json(rundir.path(run_dir, rundir.CONFIG), {
                 "format": rundir.FORMAT, "version": 1, "kvid_version": __version__,
                 "source": "python", "rerunnable": False, "model_name": model.name, **config,
-                "optimizer": {"name": optimizer if optimizer == "sgd" or not weight_decay else "adamw",
+                "optimizer": {"name": "adamw" if optimizer == "adam" and weight_decay else optimizer,
                               "lr": float(lr),
                               "schedule": "cosine", "weight_decay": float(weight_decay),
                               "epochs": int(epochs), "steps_per_epoch": steps}})
