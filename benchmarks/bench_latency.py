@@ -2,7 +2,8 @@
 
     python benchmarks/bench_latency.py [--models sevnet_g8 mfnet3d ...] [--clips 8x112 16x224]
         [--threads 2] [--repeats 5] [--out DIR] [--markdown benchmarks/results/latency.md]
-        [--profile DIR] [--zero-init]
+        [--profile DIR] [--zero-init] [--reuse]
+    python benchmarks/bench_latency.py --render RUN.json [--markdown OUT.md]
 
 For every preset (one per family by default: SEVNet, MF-Net, EAC-Net, CT-Net, the C2D
 baseline, and FASTER's expensive and cheap clip models) at every clip size, the full-width
@@ -204,6 +205,22 @@ def targets(rows) -> list[str]:
     return lines
 
 
+def c2d_ratios(rows) -> str:
+    """Every model against C2D at its clip, from the same run: MACs, float32 and int8 latency
+    (the papers' claims - EAC-Net cheaper than C2D, CT-Net about as costly - are in MACs)."""
+    lines = ["| preset | clip | GMACs / C2D | float32 latency / C2D | int8 latency / C2D "
+             "| int8 latency / MACs ratio |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        base = next((b for b in rows if b["family"] == "c2d" and b["clip"] == r["clip"]), None)
+        if base is None or r is base:
+            continue
+        macs = r["gmacs"] / base["gmacs"]
+        q = r["int8"]["ms"] / base["int8"]["ms"]
+        lines.append(f"| `{r['model']}` | {r['clip']} | {macs:.2f} | "
+                     f"{r['float32']['ms'] / base['float32']['ms']:.2f} | {q:.2f} | {q / macs:.2f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def markdown(rows, threads, repeats, command, env=None, peak=None, load=None, rounds=1) -> str:
     init = ("presets as they start training (zero-initialised residual branches)"
             if rows and rows[0].get("zero_init") else
@@ -232,6 +249,9 @@ def markdown(rows, threads, repeats, command, env=None, peak=None, load=None, ro
             f"{r['gmacs']:.2f} | {f['ms']:.1f} | {q['ms']:.1f} | {r['speedup']:.2f}x | "
             f"{r['int8_gmac_s']:.1f} | {of_peak} | "
             f"{f['mb']:.1f} | {q['mb']:.1f} | {r['size_ratio']:.2f} | {q['sqnr_db']:.1f} | {audit} |")
+    ratios = c2d_ratios(rows)
+    if ratios:
+        lines += ["", "Against C2D at the same clip, same run:", "", ratios]
     return "\n".join(lines).lstrip("\n")
 
 
@@ -296,7 +316,11 @@ def main(argv=None):
                         help="build the presets as they start training (zero-initialised branches)")
     parser.add_argument("--reuse", action="store_true",
                         help="take exports this script made before in --out as they are")
+    parser.add_argument("--render", metavar="JSON",
+                        help="write the tables of a finished run again from its .json (no export, no timing)")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(args.render, args.markdown, parser)
 
     out_dir = args.out or tempfile.mkdtemp(prefix="kvid_bench_latency_")
     os.makedirs(out_dir, exist_ok=True)
@@ -335,18 +359,42 @@ def main(argv=None):
           f"the float32 size at every clip; every file passes its audit")
     if args.profile:
         write_profiles(rows, args.profile, args.threads, args.repeats)
-        table += "\n\nWhere the int8 time goes (`kvid bench --profile`, files in " + args.profile + "):\n\n"
-        table += profile_summary(rows)
         print(profile_summary(rows))
+    result = {"env": env, "command": command.strip(), "load_average": load, "roofline": peak,
+              "rows": rows, "targets": goals, "failures": failures, "profile_dir": args.profile}
     if args.markdown:
-        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
-        with open(args.markdown, "w", encoding="utf-8") as fh:
-            fh.write(table + "\n\n" + ("\n".join(goals) + "\n\n" if goals else "")
-                     + ("\n".join(f"CHECK FAILED: {f}" for f in failures) or "All checks hold.") + "\n")
-        with open(os.path.splitext(args.markdown)[0] + ".json", "w", encoding="utf-8") as fh:
-            json.dump({"env": env, "command": command.strip(), "load_average": load, "roofline": peak,
-                       "rows": rows, "targets": goals, "failures": failures}, fh, indent=1)
+        write_markdown(result, table, args.markdown)
     return 1 if failures else 0
+
+
+def write_markdown(result, table, path) -> None:
+    """The run's Markdown (tables, targets, checks) at ``path`` and its JSON beside it."""
+    if result.get("profile_dir"):
+        table += ("\n\nWhere the int8 time goes (`kvid bench --profile`, files in "
+                  + result["profile_dir"] + "):\n\n" + profile_summary(result["rows"]))
+    goals, failures = result["targets"], result["failures"]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(table + "\n\n" + ("\n".join(goals) + "\n\n" if goals else "")
+                 + ("\n".join(f"CHECK FAILED: {f}" for f in failures) or "All checks hold.") + "\n")
+    with open(os.path.splitext(path)[0] + ".json", "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1)
+
+
+def render(json_path, markdown_path, parser) -> int:
+    """``--render``: the tables of a finished run, from its JSON, with the settings of the
+    command it records; to ``markdown_path`` (and its JSON) or to stdout."""
+    with open(json_path, encoding="utf-8") as fh:
+        result = json.load(fh)
+    recorded = parser.parse_args(result["command"].split()[2:])
+    result.setdefault("profile_dir", recorded.profile)
+    table = markdown(result["rows"], recorded.threads, recorded.repeats, result["command"], result["env"],
+                     result["roofline"], result["load_average"], recorded.rounds)
+    if markdown_path:
+        write_markdown(result, table, markdown_path)
+    else:
+        print(table)
+    return 1 if result["failures"] else 0
 
 
 if __name__ == "__main__":

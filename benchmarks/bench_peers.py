@@ -3,6 +3,7 @@
     python benchmarks/bench_peers.py [--clips 8x112 16x172] [--threads 1 2] [--repeats 10]
         [--kvid sevnet_g6 sevnet_g8 mfnet3d r2d_26 ctnet_r50] [--movinet a0 a1]
         [--venv ~/.cache/kvid/peers-venv] [--out DIR] [--markdown benchmarks/results/peers.md]
+        [--reuse] [--export-only]
 
 MoViNet comes from tf-models-official, which kvid does not depend on: the script creates a
 virtual environment of its own (``--venv``, reused when it is there) with
@@ -24,7 +25,9 @@ invokes), at every thread count, models interleaved so they share the machine's 
 and weights are counted on each float32 TFLite graph by the same counter
 (``kvid.runtime.profile_graph``; BN folded into the convs), and every file is audited (fully
 int8? max rank?). ``--reuse`` takes the exports already in ``--out`` (this script's MoViNet
-files, ``bench_latency.py --out`` rows of kvid's presets) instead of making them again.
+files, ``bench_latency.py --out`` rows of kvid's presets) instead of making them again;
+``--export-only`` makes the files and stops, so that the slow exports (MoViNet's post-training
+int8 conversion takes minutes per file) can run while the machine is busy and the timing later.
 
 Target (issue 18): ``sevnet_g8`` and ``mfnet3d`` int8 faster than MoViNet-A1 int8 at the same
 input and thread count.
@@ -209,7 +212,11 @@ def main(argv=None):
     parser.add_argument("--markdown", help="also write the table (and a .json beside it) here")
     parser.add_argument("--reuse", action="store_true",
                         help="take the exports found in --out (MoViNet's, and bench_latency's of kvid) as they are")
+    parser.add_argument("--export-only", action="store_true",
+                        help="make the files in --out and stop (time them later with --reuse, on a quiet machine)")
     args = parser.parse_args(argv)
+    if args.export_only and not args.out:
+        parser.error("--export-only needs --out (the folder a later --reuse run reads)")
 
     out_dir = args.out or tempfile.mkdtemp(prefix="kvid_bench_peers_")
     os.makedirs(out_dir, exist_ok=True)
@@ -227,6 +234,9 @@ def main(argv=None):
             row["source"] = "kvid"
             rows.append(row)
             print(f"exported {name} {clip}", flush=True)
+    if args.export_only:
+        print(f"exports in {out_dir}; time them with the same --out and --reuse", flush=True)
+        return 0
     for row in rows:
         for mode in ("float32", "int8"):
             describe_file(row, mode)
