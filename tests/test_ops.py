@@ -74,7 +74,8 @@ def test_depthwise_temporal_conv_matches_per_channel_conv3d():
 @pytest.mark.parametrize(
     "t,h,kernel,strides,groups",
     [((5), 7, (3, 3, 3), (1, 1, 1), 1), (8, 9, (3, 3, 3), (2, 2, 2), 1), (6, 5, (3, 1, 1), (2, 1, 1), 1),
-     (7, 6, (3, 3, 3), (1, 2, 2), 4), (4, 5, (1, 3, 3), (1, 1, 1), 2), (9, 5, (5, 3, 3), (3, 1, 1), 2)],
+     (7, 6, (3, 3, 3), (1, 2, 2), 4), (4, 5, (1, 3, 3), (1, 1, 1), 2), (9, 5, (5, 3, 3), (3, 1, 1), 2),
+     (8, 5, (3, 3, 3), (2, 1, 1), 4), (6, 5, (4, 1, 1), (1, 1, 1), 8)],
 )
 def test_full_conv_matches_conv3d(t, h, kernel, strides, groups):
     b, c, f = 2, 8, 8
