@@ -3,7 +3,7 @@
     python benchmarks/bench_peers.py [--clips 8x112 16x172] [--threads 1 2] [--repeats 10]
         [--kvid sevnet_g6 sevnet_g8 mfnet3d r2d_26 ctnet_r50] [--movinet a0 a1]
         [--venv ~/.cache/kvid/peers-venv] [--out DIR] [--markdown benchmarks/results/peers.md]
-        [--reuse] [--export-only]
+        [--rounds 3] [--reuse] [--export-only]
 
 MoViNet comes from tf-models-official, which kvid does not depend on: the script creates a
 virtual environment of its own (``--venv``, reused when it is there) with
@@ -21,7 +21,8 @@ dataset of random clips; float input/output, ops that do not quantize stay float
 presets are exported as ``bench_latency.py`` does (random weights, non-zero residual branches,
 QAT-wrapped and calibrated, fully int8). Every file is then timed by
 ``kvid.runtime.bench.bench_one`` (its own process, XNNPACK, median and p90 of ``--repeats``
-invokes), at every thread count, models interleaved so they share the machine's load; GMACs
+invokes), at every thread count, in ``--rounds`` round-robin passes over all files and thread
+counts so that they share the machine's changing load (median over the rounds); GMACs
 and weights are counted on each float32 TFLite graph by the same counter
 (``kvid.runtime.profile_graph``; BN folded into the convs), and every file is audited (fully
 int8? max rank?). ``--reuse`` takes the exports already in ``--out`` (this script's MoViNet
@@ -144,23 +145,36 @@ def describe_file(row, mode) -> None:
         row["tflite_gmacs"], row["tflite_params_m"] = graph.macs / 1e9, graph.params / 1e6
 
 
-def time_all(rows, threads_list, repeats) -> None:
+def time_all(rows, threads_list, repeats, rounds=3) -> None:
+    """Every file of every row at every thread count, in ``rounds`` round-robin passes over all
+    of them (so a burst of load on the shared machine hits every model alike); each figure is
+    the median over the rounds of each pass's median / p90 / p10 of ``repeats`` invokes."""
+    import numpy as np
+
     from kvid.runtime.bench import bench_one
 
-    for threads in threads_list:
-        for row in rows:
-            for mode in ("float32", "int8"):
-                t = bench_one(row[mode]["path"], threads=threads, warmup=2, repeats=repeats)
-                row[mode].setdefault("timing", {})[str(threads)] = {
-                    "ms": t["median_ms"], "p90_ms": t["p90_ms"], "p10_ms": t["p10_ms"]}
-                print(f"{row['model']:<12} {row['clip']:<10} {mode:<7} {threads}t "
-                      f"{t['median_ms']:8.1f} ms (p90 {t['p90_ms']:.1f})", flush=True)
+    runs = {}
+    for r in range(rounds):
+        for threads in threads_list:
+            for i, row in enumerate(rows):
+                for mode in ("float32", "int8"):
+                    t = bench_one(row[mode]["path"], threads=threads, warmup=2, repeats=repeats)
+                    runs.setdefault((i, mode, threads), []).append(t)
+                    print(f"round {r + 1}/{rounds} {row['model']:<12} {row['clip']:<10} {mode:<7} "
+                          f"{threads}t {t['median_ms']:8.1f} ms (p90 {t['p90_ms']:.1f})", flush=True)
+    for (i, mode, threads), ts in runs.items():
+        rounds_ms = [t["median_ms"] for t in ts]
+        rows[i][mode].setdefault("timing", {})[str(threads)] = {
+            "ms": float(np.median(rounds_ms)), "rounds_ms": rounds_ms,
+            "p90_ms": float(np.median([t["p90_ms"] for t in ts])),
+            "p10_ms": float(np.median([t["p10_ms"] for t in ts]))}
 
 
-def markdown(rows, threads_list, repeats, command, env, load) -> str:
+def markdown(rows, threads_list, repeats, command, env, load, rounds=1) -> str:
     lines = [env, "",
              f"Latency per clip (median / p90 of {repeats} invokes, XNNPACK, each file in its own "
-             f"process), random weights (speed only), one run. Command: `{command}`"]
+             f"process; median over {rounds} round-robin pass(es) over all files and thread counts), "
+             f"random weights (speed only), one run. Command: `{command}`"]
     if load:
         lines.append(f"Load average (1 min) of the shared 2-core machine: {load[0]:.1f} at the start, "
                      f"{load[1]:.1f} at the end.")
@@ -205,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--clips", nargs="+", default=["8x112", "16x172"], help="TxS clip sizes")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="round-robin timing passes over all files and thread counts (median over the rounds)")
     parser.add_argument("--kvid", nargs="+", default=list(KVID_MODELS))
     parser.add_argument("--movinet", nargs="+", default=list(MOVINETS))
     parser.add_argument("--venv", default=os.environ.get("KVID_PEERS_VENV", DEFAULT_VENV))
@@ -241,10 +257,10 @@ def main(argv=None):
         for mode in ("float32", "int8"):
             describe_file(row, mode)
     load_start = load_average()
-    time_all(rows, args.threads, args.repeats)
+    time_all(rows, args.threads, args.repeats, args.rounds)
     load = (load_start, load_average()) if load_start is not None else None
     command = ("python benchmarks/bench_peers.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
-    table = markdown(rows, args.threads, args.repeats, command, env, load)
+    table = markdown(rows, args.threads, args.repeats, command, env, load, args.rounds)
     goals = targets(rows, args.threads)
     print("\n" + table + "\n\n" + "\n".join(goals))
     if args.markdown:
