@@ -86,22 +86,32 @@ def export_pair(name, frames, size, out_dir, zero_init=False, reuse=False) -> di
     return row
 
 
-def time_files(paths, threads, repeats, rounds=3) -> dict:
-    """Median / p10 / p90 ms of each file (``kvid.runtime.bench.bench_one``: its own process,
-    XNNPACK), timed in ``rounds`` round-robin passes over all files so that every file sees the
-    same changing load of a shared machine; each figure is the median over the rounds."""
+def time_jobs(jobs, repeats, rounds=3, warmup=1, report=None) -> dict:
+    """Median / p10 / p90 ms of each ``(path, threads)`` job (``kvid.runtime.bench.bench_one``:
+    its own process, XNNPACK), timed in ``rounds`` round-robin passes over all jobs so that every
+    file sees the same changing load of a shared machine; each figure is the median over the
+    rounds. ``report(round, job, timing)`` is called after each timing (progress)."""
     import numpy as np
 
     from kvid.runtime.bench import bench_one
 
-    per_round = {p: [] for p in paths}
-    for _ in range(rounds):
-        for path in paths:
-            per_round[path].append(bench_one(path, threads=threads, warmup=1, repeats=repeats))
-    return {p: {"ms": float(np.median([t["median_ms"] for t in ts])),
-                "p10_ms": float(np.median([t["p10_ms"] for t in ts])),
-                "p90_ms": float(np.median([t["p90_ms"] for t in ts])),
-                "rounds_ms": [t["median_ms"] for t in ts]} for p, ts in per_round.items()}
+    per_round = {job: [] for job in jobs}
+    for r in range(rounds):
+        for path, threads in jobs:
+            t = bench_one(path, threads=threads, warmup=warmup, repeats=repeats)
+            per_round[(path, threads)].append(t)
+            if report:
+                report(r, (path, threads), t)
+    return {job: {"ms": float(np.median([t["median_ms"] for t in ts])),
+                  "p10_ms": float(np.median([t["p10_ms"] for t in ts])),
+                  "p90_ms": float(np.median([t["p90_ms"] for t in ts])),
+                  "rounds_ms": [t["median_ms"] for t in ts]} for job, ts in per_round.items()}
+
+
+def time_files(paths, threads, repeats, rounds=3) -> dict:
+    """:func:`time_jobs` of ``paths`` at one thread count, by path."""
+    timings = time_jobs([(p, threads) for p in paths], repeats, rounds)
+    return {p: timings[(p, threads)] for p in paths}
 
 
 def time_rows(rows, threads, repeats, rounds=3, extra=()) -> dict:
@@ -115,13 +125,6 @@ def time_rows(rows, threads, repeats, rounds=3, extra=()) -> dict:
         row["speedup"] = row["float32"]["ms"] / row["int8"]["ms"]
         row["int8_gmac_s"] = row["gmacs"] / (row["int8"]["ms"] / 1e3)
     return {p: timings[p] for p in extra}
-
-
-def measure(name, frames, size, out_dir, threads, repeats, zero_init=False) -> dict:
-    """:func:`export_pair` then :func:`time_rows` (one row, one round)."""
-    row = export_pair(name, frames, size, out_dir, zero_init)
-    time_rows([row], threads, repeats, rounds=1)
-    return row
 
 
 ROOFLINE_CONV = {"height": 56, "width": 56, "cin": 256, "cout": 256, "kernel": 3}

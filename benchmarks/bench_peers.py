@@ -45,7 +45,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_latency import export_pair, load_average  # noqa: E402
+from bench_latency import export_pair, load_average, time_jobs  # noqa: E402
 
 KVID_MODELS = ("sevnet_g6", "sevnet_g8", "mfnet3d", "r2d_26", "ctnet_r50")
 MOVINETS = ("a0", "a1")
@@ -147,27 +147,21 @@ def describe_file(row, mode) -> None:
 
 def time_all(rows, threads_list, repeats, rounds=3) -> None:
     """Every file of every row at every thread count, in ``rounds`` round-robin passes over all
-    of them (so a burst of load on the shared machine hits every model alike); each figure is
-    the median over the rounds of each pass's median / p90 / p10 of ``repeats`` invokes."""
-    import numpy as np
+    of them (``bench_latency.time_jobs``: a burst of load on the shared machine hits every model
+    alike; medians over the rounds), into ``row[mode]["timing"][threads]``."""
+    jobs = [(row[mode]["path"], threads) for threads in threads_list for row in rows
+            for mode in ("float32", "int8")]
+    names = {row[mode]["path"]: f"{row['model']:<12} {row['clip']:<10} {mode:<7}" for row in rows
+             for mode in ("float32", "int8")}
 
-    from kvid.runtime.bench import bench_one
+    def report(r, job, t):
+        print(f"round {r + 1}/{rounds} {names[job[0]]} {job[1]}t {t['median_ms']:8.1f} ms "
+              f"(p90 {t['p90_ms']:.1f})", flush=True)
 
-    runs = {}
-    for r in range(rounds):
-        for threads in threads_list:
-            for i, row in enumerate(rows):
-                for mode in ("float32", "int8"):
-                    t = bench_one(row[mode]["path"], threads=threads, warmup=2, repeats=repeats)
-                    runs.setdefault((i, mode, threads), []).append(t)
-                    print(f"round {r + 1}/{rounds} {row['model']:<12} {row['clip']:<10} {mode:<7} "
-                          f"{threads}t {t['median_ms']:8.1f} ms (p90 {t['p90_ms']:.1f})", flush=True)
-    for (i, mode, threads), ts in runs.items():
-        rounds_ms = [t["median_ms"] for t in ts]
-        rows[i][mode].setdefault("timing", {})[str(threads)] = {
-            "ms": float(np.median(rounds_ms)), "rounds_ms": rounds_ms,
-            "p90_ms": float(np.median([t["p90_ms"] for t in ts])),
-            "p10_ms": float(np.median([t["p10_ms"] for t in ts]))}
+    timings = time_jobs(jobs, repeats, rounds, warmup=2, report=report)
+    for row in rows:
+        for mode in ("float32", "int8"):
+            row[mode]["timing"] = {str(t): timings[(row[mode]["path"], t)] for t in threads_list}
 
 
 def markdown(rows, threads_list, repeats, command, env, load, rounds=1) -> str:
